@@ -1,0 +1,400 @@
+"""The `facegate` command: a thin click layer over the library. Exit codes: 0 yes/done, 1 no, 2 error."""
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .database import Database, check_name, check_threshold, default_path, transaction
+from .errors import FacegateError, ImageError, NoFaceError
+from .imaging import find_images, is_image_name
+from .matching import THRESHOLD, Gallery, nearest, resolve_threshold, verify as verify_image
+from .models import DEFAULT_MODEL, MODELS
+
+EXIT_OK, EXIT_NO, EXIT_ERROR = 0, 1, 2
+
+
+class Settings:
+    def __init__(self, db_path, model_name, weights):
+        self.db_path = db_path
+        self.model_name = model_name
+        self.weights = weights
+
+    def database(self):
+        database = Database.load(self.db_path)
+        if self.model_name:
+            database.check_model(self.model_name)
+        return database
+
+    def model(self, database):
+        """Load the model the database was built with (or --model, or the default); imports TensorFlow."""
+        from .encoder import load_model
+
+        return load_model(self.model_name or database.model or DEFAULT_MODEL, self.weights)
+
+
+def threshold_option(function):
+    return click.option(
+        "--threshold", type=float, default=None,
+        help=f"Distance below which faces match; default: the database's, else {THRESHOLD}.",
+    )(function)
+
+
+def json_option(function):
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON).")(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="facegate")
+@click.option("--db", "db_path", type=click.Path(path_type=Path), envvar="FACEGATE_DB",
+              help=f"Database folder [env FACEGATE_DB; default {default_path()}].")
+@click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), default=None,
+              help=f"Embedding model; default: the database's, else {DEFAULT_MODEL}.")
+@click.option("--weights", type=click.Path(path_type=Path), envvar="FACEGATE_WEIGHTS",
+              help="Local weights file for the model (air-gapped machines) [env FACEGATE_WEIGHTS].")
+@click.pass_context
+def cli(ctx, db_path, model_name, weights):
+    """Offline face verification (1:1) and recognition (1:K) with MTCNN + FaceNet.
+
+    Enroll staff from photos, then verify a picture against a claimed name or identify everyone in it.
+    """
+    ctx.obj = Settings(db_path, model_name, weights)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--largest", is_flag=True, help="Enroll the largest face of a photo that shows several.")
+@click.pass_obj
+def enroll(settings, name, images, largest):
+    """Enroll NAME from one or more photos (or folders of photos).
+
+    Each photo must show exactly one face (or use --largest). Photos that cannot be used are reported and
+    skipped; the exit status is 2 when nothing was enrolled.
+    """
+    from .encoder import encode_images
+
+    check_name(name)
+    database = settings.database()
+    files = _expand_photos(images)
+    model = settings.model(database)
+    accepted, sources = [], []
+    for result in encode_images(files, model):
+        problem = result.error
+        if not problem and not result.faces:
+            problem = NoFaceError(result.path).reason
+        elif not problem and len(result.faces) > 1 and not largest:
+            problem = f"{len(result.faces)} faces found; use --largest to enroll the largest one"
+        if problem:
+            _warn(f"{result.path}: {problem} (not enrolled)")
+            continue
+        accepted.append(result.faces[0].embedding)
+        sources.append(os.path.basename(result.path))
+        click.echo(f"{name}: enrolled {result.path}")
+    if not accepted:
+        raise FacegateError(f"nothing enrolled for {name!r}")
+    with transaction(database.path) as current:
+        current.add(name, accepted, sources, model.name)
+        total = sum(1 for entry in current.entries if entry.name == name)
+    click.echo(f"{name}: {len(accepted)} photo(s) added, {total} enrolled in all")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@click.argument("name")
+@threshold_option
+@json_option
+@click.pass_obj
+def verify(settings, image, name, threshold, as_json):
+    """Is the person in IMAGE the enrolled NAME? Decides on the largest face.
+
+    Exit status: 0 match (door opens), 1 no match, 2 error.
+    """
+    database = settings.database()
+    limit = resolve_threshold(threshold, database)
+    database.embeddings_of(name)  # unknown names fail before the model loads
+    distance, door_open = verify_image(image, name, database, settings.model(database), limit)
+    if as_json:
+        _emit({"path": str(image), "identity": name, "distance": _round(distance), "match": door_open,
+               "threshold": limit})
+    else:
+        verdict = "MATCH, door opens" if door_open else "NO MATCH, door stays closed"
+        click.echo(f"{image}: {name}: distance {distance:.3f} (threshold {limit:.3f}): {verdict}")
+    return EXIT_OK if door_open else EXIT_NO
+
+
+@cli.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@threshold_option
+@json_option
+@click.pass_obj
+def identify(settings, image, threshold, as_json):
+    """Who is in IMAGE? Names every face, or calls it unknown.
+
+    Exit status: 0 when at least one face was identified, 1 when none was, 2 on error.
+    """
+    from .encoder import encode_images
+
+    database = settings.database()
+    limit = resolve_threshold(threshold, database)
+    gallery = Gallery.of(database)
+    if not len(gallery.names):
+        raise FacegateError(f"{database.path}: the database is empty: enroll someone first")
+    result = encode_images([image], settings.model(database))[0]
+    if not result.error and not result.faces:
+        result.error = NoFaceError(image).reason
+    matches = _match_faces(result, gallery, limit)
+    if as_json:
+        _emit(_image_record(result, matches))
+    elif result.error is None:
+        for line in _face_lines(result, matches):
+            click.echo(line)
+    if result.error:
+        raise ImageError(image, result.error)
+    return EXIT_OK if any(m.identity for m in matches) else EXIT_NO
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@threshold_option
+@json_option
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output: one row per face (or per image without one).")
+@click.pass_obj
+def scan(settings, folder, threshold, as_json, as_csv):
+    """Identify the faces in every image under FOLDER (recursively).
+
+    Results stream as each image is done; unreadable files are reported and skipped; a summary goes to
+    stderr. Exit status 0 when the scan completed.
+    """
+    from .encoder import iter_encoded
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    if not folder.is_dir():
+        raise FacegateError(f"{folder}: not a folder")
+    database = settings.database()
+    limit = resolve_threshold(threshold, database)
+    gallery = Gallery.of(database)
+    paths = find_images(folder)
+    model = settings.model(database)
+    writer = None
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["path", "face", "x", "y", "width", "height", "confidence", "identity", "distance", "error"])
+    counts = {"images": 0, "faces": 0, "identified": 0, "errors": 0}
+    with _progress(len(paths)) as progress:
+        for result in iter_encoded(paths, model):
+            matches = _match_faces(result, gallery, limit) if len(gallery.names) else [None] * len(result.faces)
+            counts["images"] += 1
+            counts["faces"] += len(result.faces)
+            counts["identified"] += sum(1 for m in matches if m and m.identity)
+            counts["errors"] += result.error is not None
+            if as_json:
+                _emit(_image_record(result, matches))
+            elif writer:
+                _write_csv_rows(writer, result, matches)
+            elif result.error:
+                click.echo(f"{result.path}: error: {result.error}")
+            elif not result.faces:
+                click.echo(f"{result.path}: no face")
+            else:
+                click.echo(f"{result.path}: " + ", ".join(_short_match(m) for m in matches))
+            sys.stdout.flush()
+            progress.update(1)
+    _warn(
+        f"scanned {counts['images']} image(s) under {folder}: {counts['faces']} face(s), "
+        f"{counts['identified']} identified, {counts['errors']} error(s)",
+        prefix="",
+    )
+    return EXIT_OK
+
+
+@cli.command(name="list")
+@json_option
+@click.pass_obj
+def list_people(settings, as_json):
+    """List the enrolled people and their photos."""
+    database = settings.database()
+    people = database.people()
+    if as_json:
+        _emit({
+            "database": str(database.path), "model": database.model,
+            "threshold": resolve_threshold(None, database),
+            "people": [{"name": name, "photos": [{"source": e.source, "enrolled_at": e.enrolled_at} for e in entries]}
+                       for name, entries in people.items()],
+        })
+        return EXIT_OK
+    if not people:
+        click.echo(f"no one is enrolled in {database.path}")
+        return EXIT_OK
+    width = max(len(name) for name in people)
+    for name, entries in people.items():
+        click.echo(f"{name:<{width}}  {len(entries)} photo(s), last enrolled {max(e.enrolled_at for e in entries)}")
+    click.echo(f"{len(people)} people, {len(database)} photo(s), model {database.model}, {database.path}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("name")
+@click.pass_obj
+def remove(settings, name):
+    """Remove NAME and all of their enrolled photos."""
+    with transaction(settings.db_path) as database:
+        removed = database.remove(name)
+    click.echo(f"{name}: removed ({removed} photo(s))")
+    return EXIT_OK
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def threshold(ctx):
+    """Show the distance threshold in force (or set/reset the one stored in the database)."""
+    if ctx.invoked_subcommand is None:
+        database = ctx.obj.database()
+        source = "stored in the database" if database.threshold is not None else "default"
+        click.echo(f"{resolve_threshold(None, database):.4f} ({source})")
+
+
+@threshold.command(name="set")
+@click.argument("value", type=float)
+@click.pass_obj
+def threshold_set(settings, value):
+    """Store VALUE as this database's threshold; every command then uses it unless given --threshold."""
+    value = check_threshold(value)
+    with transaction(settings.db_path) as database:
+        database.set_threshold(value)
+    click.echo(f"threshold set to {value:.4f}")
+
+
+@threshold.command(name="reset")
+@click.pass_obj
+def threshold_reset(settings):
+    """Forget the stored threshold; the default applies again."""
+    with transaction(settings.db_path) as database:
+        database.set_threshold(None)
+    click.echo(f"threshold reset to the default {THRESHOLD}")
+
+
+@cli.command()
+@click.pass_obj
+def fetch(settings):
+    """Download, verify and cache the model weights now (otherwise done on first use)."""
+    from .weights import weights_path
+
+    name = settings.model_name or DEFAULT_MODEL
+    path = weights_path(MODELS[name], settings.weights)
+    click.echo(f"{name}: weights ready in {path}")
+
+
+def _expand_photos(arguments):
+    files = []
+    for argument in arguments:
+        if argument.is_dir():
+            found = [p for p in sorted(argument.iterdir()) if is_image_name(p) and p.is_file()]
+            if not found:
+                _warn(f"{argument}: no image files in this folder")
+            files.extend(found)
+        else:
+            files.append(argument)
+    return files
+
+
+def _match_faces(result, gallery, limit):
+    if not result.faces:
+        return []
+    return nearest([face.embedding for face in result.faces], gallery, limit)
+
+
+def _image_record(result, matches):
+    faces = []
+    for face, match in zip(result.faces, matches):
+        faces.append({
+            "box": [int(v) for v in face.box],
+            "confidence": round(face.confidence, 4),
+            "identity": match.identity if match else None,
+            "distance": _round(match.distance) if match else None,
+        })
+    return {"path": result.path, "faces": faces, "error": result.error}
+
+
+def _face_lines(result, matches):
+    for number, (face, match) in enumerate(zip(result.faces, matches), start=1):
+        x, y, w, h = face.box
+        yield f"{result.path}: face {number} at x={x} y={y} {w}x{h}: {_short_match(match)}"
+
+
+def _short_match(match):
+    if match is None:
+        return "unknown (empty database)"
+    if match.identity is None:
+        return f"unknown (nearest distance {match.distance:.3f})"
+    return f"{match.identity} (distance {match.distance:.3f})"
+
+
+def _write_csv_rows(writer, result, matches):
+    if not result.faces:
+        writer.writerow([result.path, "", "", "", "", "", "", "", "", result.error or ""])
+    for number, (face, match) in enumerate(zip(result.faces, matches), start=1):
+        writer.writerow([result.path, number, *face.box, f"{face.confidence:.4f}",
+                         (match.identity if match else None) or "",
+                         f"{match.distance:.4f}" if match else "", ""])
+
+
+def _round(value):
+    return None if value is None else round(float(value), 6)
+
+
+def _emit(record):
+    click.echo(json.dumps(record, ensure_ascii=False))
+
+
+def _warn(message, prefix="facegate: "):
+    click.echo(f"{prefix}{message}", err=True)
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, steps):
+        pass
+
+
+def _progress(total):
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return _NoProgress()
+    return click.progressbar(length=total, label="scanning", file=sys.stderr)
+
+
+def main(argv=None):
+    """Entry point: runs the CLI, turning every expected failure into one line on stderr and exit 2."""
+    try:
+        code = cli.main(args=argv, prog_name="facegate", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.Abort:
+        _warn("aborted")
+        code = EXIT_ERROR
+    except FacegateError as exc:
+        _warn(f"error: {exc}")
+        code = EXIT_ERROR
+    except KeyboardInterrupt:
+        _warn("interrupted")
+        code = 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        code = EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - a user must never get a traceback; FACEGATE_DEBUG shows it
+        if os.environ.get("FACEGATE_DEBUG"):
+            raise
+        _warn(f"unexpected error: {type(exc).__name__}: {exc} (set FACEGATE_DEBUG=1 for details)")
+        code = EXIT_ERROR
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

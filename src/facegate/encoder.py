@@ -1,0 +1,214 @@
+"""Faces in images: MTCNN detection, margin crop, standardisation, batched FaceNet embedding, L2 norm."""
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from .errors import ImageError, ModelError, MultipleFacesError, NoFaceError
+from .imaging import load_image
+from .models import DEFAULT_MODEL, model_spec
+from .quiet import import_tensorflow, silenced_stderr
+from .weights import weights_path
+
+MIN_CONFIDENCE = 0.95
+"""Detections below this MTCNN confidence are not faces (as in the seed's `extract`)."""
+DETECTION_MAX_SIDE = 1024
+"""Larger images are downscaled for detection only; faces are cropped from the full-resolution image."""
+MIN_DETECTABLE_SIDE = 24
+"""Images smaller than this on either side cannot hold a detectable face."""
+EMBED_BATCH = 32
+
+
+@dataclass
+class Face:
+    """One detected face: box (x, y, width, height) in image pixels, MTCNN confidence, unit embedding."""
+
+    box: tuple
+    confidence: float
+    keypoints: dict = field(default_factory=dict)
+    embedding: np.ndarray = None
+
+    @property
+    def area(self):
+        return self.box[2] * self.box[3]
+
+
+class FaceModel:
+    """A detector and an embedding network, loaded once and shared by every library call."""
+
+    def __init__(self, spec, network, detector):
+        self.spec = spec
+        self.network = network
+        self.detector = detector
+        tf = import_tensorflow()
+        size = spec.input_size
+        self._infer = tf.function(
+            lambda batch: network(batch, training=False),
+            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+        )
+
+    @property
+    def name(self):
+        return self.spec.name
+
+    @property
+    def embedding_size(self):
+        return self.spec.embedding_size
+
+    def detect(self, image):
+        """Faces in an RGB array, largest first, without embeddings."""
+        height, width = image.shape[:2]
+        if min(height, width) < MIN_DETECTABLE_SIDE:
+            return []
+        scale = min(1.0, DETECTION_MAX_SIDE / max(height, width))
+        small = image if scale == 1.0 else _resize(image, round(width * scale), round(height * scale))
+        with silenced_stderr():
+            found = self.detector.detect_faces(small)
+        faces = []
+        for item in found:
+            confidence = float(item["confidence"])
+            if not confidence >= MIN_CONFIDENCE:
+                continue
+            x, y, w, h = (float(v) / scale for v in item["box"])
+            x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
+            x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            keypoints = {k: (float(px) / scale, float(py) / scale) for k, (px, py) in item["keypoints"].items()}
+            faces.append(Face((x0, y0, x1 - x0, y1 - y0), confidence, keypoints))
+        faces.sort(key=lambda face: face.area, reverse=True)
+        return faces
+
+    def crop(self, image, face):
+        """The face with its margin, resized to the network input and standardised, as float32."""
+        x, y, w, h = face.box
+        mx, my = self.spec.crop_margin * w, self.spec.crop_margin * h
+        height, width = image.shape[:2]
+        x0, y0 = max(0, int(round(x - mx))), max(0, int(round(y - my)))
+        x1, y1 = min(width, int(round(x + w + mx))), min(height, int(round(y + h + my)))
+        size = self.spec.input_size
+        pixels = _resize(image[y0:y1, x0:x1], size, size).astype(np.float32)
+        if self.spec.standardisation == "per_image":
+            std = max(float(pixels.std()), 1.0 / np.sqrt(pixels.size))
+            return (pixels - pixels.mean()) / std
+        return (pixels - 127.5) / 127.5
+
+    def embed(self, crops):
+        """L2-normalised embeddings of standardised crops, computed in batches: shape (N, D)."""
+        crops = np.asarray(crops, dtype=np.float32)
+        if len(crops) == 0:
+            return np.zeros((0, self.embedding_size), dtype=np.float32)
+        parts = []
+        with silenced_stderr():
+            for start in range(0, len(crops), EMBED_BATCH):
+                parts.append(self._infer(crops[start:start + EMBED_BATCH]).numpy())
+        vectors = np.concatenate(parts).astype(np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def faces_in_arrays(self, images):
+        """Every face of every RGB array, embedded in shared batches: a list of face lists."""
+        per_image = [self.detect(image) for image in images]
+        crops = [self.crop(image, face) for image, faces in zip(images, per_image) for face in faces]
+        vectors = iter(self.embed(crops))
+        for faces in per_image:
+            for face in faces:
+                face.embedding = next(vectors)
+        return per_image
+
+
+@dataclass
+class ImageFaces:
+    """The outcome for one image file: its faces, or the error that stopped it."""
+
+    path: str
+    faces: list
+    error: str = None
+
+
+SCAN_CHUNK = 8
+
+
+def _decode(path):
+    try:
+        return ImageFaces(str(path), []), load_image(path)
+    except ImageError as exc:
+        return ImageFaces(str(path), [], exc.reason), None
+
+
+def iter_encoded(image_paths, model, chunk=SCAN_CHUNK):
+    """Decode, detect and embed images chunk by chunk, decoding the next chunk in a thread meanwhile.
+
+    Yields one ImageFaces per path, in order; a bad file yields an entry with `error`, not an exception.
+    Memory holds two chunks of images at most, whatever the number of paths."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = iter(image_paths)
+
+    def next_chunk():
+        return [_decode(path) for path in itertools.islice(paths, chunk)]
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facegate-decode") as pool:
+        pending = pool.submit(next_chunk)
+        while True:
+            decoded = pending.result()
+            if not decoded:
+                return
+            pending = pool.submit(next_chunk)
+            usable = [(result, pixels) for result, pixels in decoded if pixels is not None]
+            for (result, _), faces in zip(usable, model.faces_in_arrays([pixels for _, pixels in usable])):
+                result.faces = faces
+            yield from (result for result, _ in decoded)
+
+
+def encode_images(image_paths, model):
+    """Faces of many images in one call (see iter_encoded): a list of ImageFaces."""
+    return list(iter_encoded(image_paths, model))
+
+
+def img_to_encoding(image_path, model, require_single=False):
+    """The unit embedding of the largest face in the image (the notebook's contract)."""
+    faces = model.faces_in_arrays([load_image(image_path)])[0]
+    if not faces:
+        raise NoFaceError(image_path)
+    if require_single and len(faces) > 1:
+        raise MultipleFacesError(image_path, len(faces))
+    return faces[0].embedding
+
+
+def load_model(name=DEFAULT_MODEL, weights=None):
+    """Build the detector and embedding network `name`, with weights from the cache (fetched on first use)."""
+    spec = model_spec(name)
+    path = weights_path(spec, weights)
+    import_tensorflow()
+    with silenced_stderr():
+        from keras_facenet.inception_resnet_v1 import InceptionResNetV1
+        from mtcnn import MTCNN
+
+        size = spec.input_size
+        network = InceptionResNetV1(input_shape=(size, size, 3), classes=spec.embedding_size)
+        _load_weights_by_name(network, path)
+        detector = MTCNN()
+    return FaceModel(spec, network, detector)
+
+
+def _load_weights_by_name(network, path):
+    """Copy every weighted layer's arrays from a Keras 2 HDF5 file (full model or weights only) by layer name."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            root = handle["model_weights"] if "model_weights" in handle else handle
+            for layer in network.layers:
+                if not layer.weights:
+                    continue
+                group = root[layer.name]
+                names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs["weight_names"]]
+                layer.set_weights([group[n][()] for n in names])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelError(f"{path}: cannot load weights into {network.name} ({exc})") from None
+
+
+def _resize(pixels, width, height):
+    return np.asarray(Image.fromarray(pixels).resize((max(1, width), max(1, height)), Image.BILINEAR))

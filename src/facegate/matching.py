@@ -1,0 +1,105 @@
+"""Decisions: distances from a face to the enrolled embeddings, compared with the one shared threshold."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .database import Database, check_threshold
+from .errors import DatabaseError, UnknownIdentityError
+
+THRESHOLD = 0.7
+"""L2 distance between unit embeddings below which two faces are the same person (the door opens)."""
+
+
+def resolve_threshold(threshold=None, database=None):
+    """The threshold in force: the one given, else the database's stored one, else THRESHOLD."""
+    if threshold is not None:
+        return check_threshold(threshold)
+    stored = getattr(database, "threshold", None)
+    return stored if stored is not None else THRESHOLD
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """Enrolled embeddings as one matrix, with the name of each row."""
+
+    names: np.ndarray
+    embeddings: np.ndarray
+    model: str = None
+
+    @classmethod
+    def of(cls, database):
+        """From a Database, or from a notebook-style dict {name: embedding (D,) or (k, D)}."""
+        if isinstance(database, Database):
+            return cls(np.array(database.row_names, dtype=object), database.embeddings, database.model)
+        names, rows = [], []
+        for name, vectors in database.items():
+            vectors = np.atleast_2d(np.asarray(vectors, np.float32))
+            names.extend([name] * len(vectors))
+            rows.append(vectors)
+        embeddings = np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+        return cls(np.array(names, dtype=object), embeddings)
+
+    def check_model(self, model):
+        if self.model is not None and model is not None and self.model != model.name:
+            raise DatabaseError(f"the database holds {self.model} embeddings; this model is {model.name}")
+
+
+@dataclass(frozen=True)
+class Match:
+    """The nearest enrolled person to a face: identity is None when the distance is not below threshold."""
+
+    identity: str
+    distance: float
+    threshold: float
+
+
+def l2_distances(encoding, embeddings):
+    """Exact L2 distances from one embedding (D,) to each row of (N, D)."""
+    return np.linalg.norm(np.asarray(embeddings, np.float32) - np.asarray(encoding, np.float32), axis=1)
+
+
+def nearest(encodings, gallery, threshold):
+    """The nearest enrolled person to each of `encodings` (F, D), by one matrix product over the gallery."""
+    encodings = np.atleast_2d(np.asarray(encodings, np.float32))
+    if len(gallery.names) == 0:
+        raise DatabaseError("the database is empty: enroll someone first")
+    if encodings.shape[1] != gallery.embeddings.shape[1]:
+        raise DatabaseError(
+            f"embeddings of size {encodings.shape[1]} cannot be compared with enrolled ones of size "
+            f"{gallery.embeddings.shape[1]}"
+        )
+    # For unit vectors |a - b|^2 = 2 - 2 a.b, so the nearest row is the largest dot product.
+    best_rows = np.argmax(encodings @ gallery.embeddings.T, axis=1)
+    matches = []
+    for encoding, row in zip(encodings, best_rows):
+        distance = float(l2_distances(encoding, gallery.embeddings[row:row + 1])[0])
+        name = gallery.names[row] if distance < threshold else None
+        matches.append(Match(name, distance, threshold))
+    return matches
+
+
+def verify(image_path, identity, database, model, threshold=None):
+    """Is the person in the image `identity`? Returns (dist, door_open), deciding on the largest face.
+
+    dist is the smallest distance to any enrolled photo of exactly `identity` (no case folding)."""
+    from .encoder import img_to_encoding
+
+    gallery = Gallery.of(database)
+    gallery.check_model(model)
+    enrolled = gallery.embeddings[gallery.names == identity]
+    if not len(enrolled):
+        raise UnknownIdentityError(identity)
+    distance = float(np.min(l2_distances(img_to_encoding(image_path, model), enrolled)))
+    return distance, bool(distance < resolve_threshold(threshold, database))
+
+
+def who_is_it(image_path, database, model, threshold=None):
+    """Who is the largest face in the image? Returns (min_dist, identity); identity is None for a stranger."""
+    from .encoder import img_to_encoding
+
+    gallery = Gallery.of(database)
+    gallery.check_model(model)
+    if len(gallery.names) == 0:
+        raise DatabaseError("the database is empty: enroll someone first")
+    match = nearest(img_to_encoding(image_path, model), gallery, resolve_threshold(threshold, database))[0]
+    return match.distance, match.identity
