@@ -1,5 +1,6 @@
 """Image files in, RGB uint8 arrays out: every common format and colour mode, or one clear error."""
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +32,14 @@ def load_image(path):
     if size == 0:
         raise ImageError(path, "empty file")
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise ImageError(path, f"image too large ({width}x{height} pixels; limit {MAX_PIXELS:,})")
-            image.load()
-            return _to_rgb_array(_upright(image))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(path, f"image too large ({width}x{height} pixels; limit {MAX_PIXELS:,})")
+                image.load()
+                return _to_rgb_array(_upright(image))
     except ImageError:
         raise
     except PermissionError:

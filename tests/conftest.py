@@ -1,0 +1,56 @@
+"""Shared fixtures: the real model (loaded once per session), the seed images and the shared dev data."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import facegate
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGES = ROOT / "images"
+DATA = ROOT.parent / "shared" / "data"
+STAFF = ["andrew", "arnaud", "benoit", "bertrand", "dan", "danielle", "felix", "kevin", "kian", "sebastiano",
+         "tian", "younes"]
+
+
+def staff_photo(name):
+    return IMAGES / (f"{name}.png" if name == "danielle" else f"{name}.jpg")
+
+
+@pytest.fixture(scope="session")
+def model():
+    return facegate.load_model()
+
+
+@pytest.fixture(scope="session")
+def staff_encodings(model):
+    """{name: unit embedding} of the 12 seed staff photos, as the notebook's `database` dict."""
+    results = facegate.encode_images([staff_photo(name) for name in STAFF], model)
+    assert all(len(r.faces) == 1 and r.error is None for r in results), results
+    return {name: r.faces[0].embedding for name, r in zip(STAFF, results)}
+
+
+@pytest.fixture
+def staff_db(tmp_path, staff_encodings, model):
+    """A saved database folder with the 12 staff enrolled."""
+    database = facegate.Database(tmp_path / "db")
+    for name, encoding in staff_encodings.items():
+        database.add(name, [encoding], [staff_photo(name).name], model.name)
+    database.save()
+    return database.path
+
+
+def run_facegate(*args, check_stderr_clean=False):
+    """Run the real CLI in a subprocess, as a user would."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FACEGATE_DB", "FACEGATE_DEBUG")}
+    result = subprocess.run([sys.executable, "-m", "facegate", *map(str, args)], capture_output=True,
+                            text=True, env=env, timeout=600)
+    return result
+
+
+def snapshot(folder):
+    """Every file under `folder` with its bytes: a failed command must leave this unchanged."""
+    folder = Path(folder)
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -1,0 +1,140 @@
+"""Detection and embedding through the real MTCNN + FaceNet on real photos."""
+import csv
+
+import numpy as np
+import pytest
+
+import facegate
+from facegate.encoder import MIN_CONFIDENCE
+from facegate.errors import ImageError, NoFaceError
+
+from conftest import DATA, IMAGES
+
+
+def test_embeddings_are_unit_vectors_of_the_model_size(staff_encodings, model):
+    for encoding in staff_encodings.values():
+        assert encoding.shape == (model.embedding_size,) == (128,)
+        assert abs(np.linalg.norm(encoding) - 1.0) < 1e-5
+
+
+def test_rgba_photo_encodes_like_its_rgb_pixels(model, tmp_path):
+    from PIL import Image
+
+    rgb_copy = tmp_path / "danielle_rgb.png"
+    Image.open(IMAGES / "danielle.png").convert("RGB").save(rgb_copy)
+    distance = np.linalg.norm(facegate.img_to_encoding(IMAGES / "danielle.png", model)
+                              - facegate.img_to_encoding(rgb_copy, model))
+    assert distance < 1e-4
+
+
+def test_batch_encoding_equals_one_by_one(model):
+    paths = [IMAGES / "camera_0.jpg", DATA / "bbt" / "bbt1.jpg", IMAGES / "kian.jpg"]
+    batch = facegate.encode_images(paths, model)
+    for path, result in zip(paths, batch):
+        assert result.error is None
+        single = facegate.img_to_encoding(path, model)
+        assert np.linalg.norm(result.faces[0].embedding - single) < 1e-4
+
+
+def test_bad_files_in_a_batch_are_reported_not_raised(model, tmp_path):
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a picture")
+    results = facegate.encode_images([text, IMAGES / "younes.jpg", tmp_path / "missing.png"], model)
+    assert [r.error is None for r in results] == [False, True, False]
+    assert "not an image" in results[0].error and "no such file" in results[2].error
+    assert len(results[1].faces) == 1
+
+
+def test_group_photo_yields_several_faces_largest_first(model):
+    faces = facegate.encode_images([DATA / "bbt" / "bbt1.jpg"], model)[0].faces
+    assert len(faces) >= 3
+    areas = [face.area for face in faces]
+    assert areas == sorted(areas, reverse=True)
+    assert all(face.confidence >= MIN_CONFIDENCE for face in faces)
+    distances = [np.linalg.norm(a.embedding - b.embedding) for i, a in enumerate(faces) for b in faces[i + 1:]]
+    assert min(distances) > 0.7  # different people in one picture do not match each other
+
+
+def test_photos_without_faces_yield_none(model):
+    negatives = sorted((DATA / "negatives").glob("*.*g"))
+    assert len(negatives) >= 5
+    for result in facegate.encode_images(negatives, model):
+        assert result.error is None and result.faces == [], result.path
+    with pytest.raises(NoFaceError, match="no face found"):
+        facegate.img_to_encoding(DATA / "negatives" / "coffee.png", model)
+
+
+def test_unreadable_image_raises_image_error(model, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    with pytest.raises(ImageError, match="broken.png"):
+        facegate.img_to_encoding(broken, model)
+
+
+def test_grayscale_crops_of_one_person_are_closer_than_of_others(model):
+    people = ["amy", "leonard", "penny", "sheldon"]
+    paths = [p for person in people for p in sorted((DATA / "bbt" / person).iterdir())[:3]]
+    results = facegate.encode_images(paths, model)
+    vectors = {p: r.faces[0].embedding for p, r in zip(paths, results) if r.faces}
+    assert len(vectors) >= 10
+    same, different = [], []
+    keys = list(vectors)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            (same if a.parent == b.parent else different).append(np.linalg.norm(vectors[a] - vectors[b]))
+    assert np.mean(same) + 0.3 < np.mean(different)
+
+
+def lfw_sample(step=44):
+    lines = [line.split("\t") for line in (DATA / "lfw-devtrain" / "pairsDevTrain.txt").read_text().splitlines()[1:]]
+    image = lambda name, number: DATA / "lfw-devtrain" / "images" / name / f"{name}_{int(number):04d}.jpg"  # noqa: E731
+    same = [(image(n, i), image(n, j)) for n, i, j in (l for l in lines if len(l) == 3)][::step]
+    different = [(image(a, i), image(b, j)) for a, i, b, j in (l for l in lines if len(l) == 4)][::step]
+    return same, different
+
+
+def test_lfw_same_person_pairs_are_closer_than_different_person_pairs(model):
+    same, different = lfw_sample()
+    assert len(same) == len(different) == 25
+    paths = sorted({p for pair in same + different for p in pair})
+    encoded = {r.path: r.faces[0].embedding for r in facegate.encode_images(paths, model) if r.faces}
+    assert len(encoded) >= len(paths) - 2
+
+    def distances(pairs):
+        return np.array([np.linalg.norm(encoded[str(a)] - encoded[str(b)]) for a, b in pairs
+                         if str(a) in encoded and str(b) in encoded])
+
+    genuine, impostor = distances(same), distances(different)
+    assert genuine.mean() + 0.5 < impostor.mean()
+    assert (impostor >= facegate.THRESHOLD).all()  # no stranger passes at the default threshold
+    best = max(((genuine < t).sum() + (impostor >= t).sum()) / (len(genuine) + len(impostor))
+               for t in np.linspace(0.5, 1.5, 101))
+    assert best >= 0.95
+
+
+def test_celeba_probes_find_their_gallery_identity_and_strangers_do_not(model):
+    from facegate.matching import Gallery, nearest
+
+    rows = list(csv.DictReader(open(DATA / "celeba-dev" / "truth.csv")))
+    people = sorted({r["identity"] for r in rows if r["identity"]})[:10]
+    gallery_photos = [p for person in people for p in sorted((DATA / "celeba-dev" / "gallery" / person).iterdir())]
+    known = [r for r in rows if r["identity"] in people][:30]
+    strangers = [r for r in rows if not r["identity"]][:10]
+    database = {}
+    for photo, result in zip(gallery_photos, facegate.encode_images(gallery_photos, model)):
+        database.setdefault(photo.parent.name, []).append(result.faces[0].embedding)
+    gallery = Gallery.of(database)
+    probes = facegate.encode_images([DATA / "celeba-dev" / "probes" / r["file"] for r in known + strangers], model)
+    rank1, accepted_strangers, genuine = [], [], []
+    for row, result in zip(known + strangers, probes):
+        assert result.faces, row
+        match = nearest([result.faces[0].embedding], gallery, facegate.THRESHOLD)[0]
+        nearest_name = nearest([result.faces[0].embedding], gallery, 2.0)[0].identity
+        if row["identity"]:
+            rank1.append(nearest_name == row["identity"])
+            genuine.append(match.distance)
+        else:
+            accepted_strangers.append(match.identity is not None)
+    assert np.mean(rank1) >= 0.9
+    assert not any(accepted_strangers)
+    assert np.mean(genuine) < facegate.THRESHOLD + 0.1

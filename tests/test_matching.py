@@ -1,0 +1,114 @@
+"""verify / who_is_it on the seed scenario through the real model, and the triplet loss."""
+import numpy as np
+import pytest
+
+import facegate
+from facegate.errors import DatabaseError, UnknownIdentityError
+from facegate.matching import Gallery, nearest
+
+from conftest import IMAGES
+
+
+def test_camera_0_verifies_as_younes(staff_encodings, model):
+    dist, door_open = facegate.verify(IMAGES / "camera_0.jpg", "younes", staff_encodings, model)
+    assert door_open is True
+    assert dist < 0.6
+
+
+def test_camera_2_is_not_kian(staff_encodings, model):
+    dist, door_open = facegate.verify(IMAGES / "camera_2.jpg", "kian", staff_encodings, model)
+    assert door_open is False and dist > 1.0
+
+
+def test_who_is_it_camera_0_is_younes(staff_encodings, model):
+    min_dist, identity = facegate.who_is_it(IMAGES / "camera_0.jpg", staff_encodings, model)
+    assert identity == "younes" and min_dist < 0.6
+
+
+def test_who_is_it_on_a_saved_database(staff_db, model):
+    database = facegate.Database.load(staff_db)
+    min_dist, identity = facegate.who_is_it(IMAGES / "camera_3.jpg", database, model)
+    assert identity == "bertrand" and min_dist < facegate.THRESHOLD
+
+
+def test_stranger_is_nobody(staff_encodings, model):
+    others = {name: vector for name, vector in staff_encodings.items() if name != "younes"}
+    min_dist, identity = facegate.who_is_it(IMAGES / "camera_0.jpg", others, model)
+    assert identity is None and min_dist >= facegate.THRESHOLD
+
+
+def test_threshold_argument_and_stored_threshold_decide(staff_db, model):
+    database = facegate.Database.load(staff_db)
+    dist, door_open = facegate.verify(IMAGES / "camera_0.jpg", "younes", database, model, threshold=0.05)
+    assert door_open is False and dist > 0.05
+    database.set_threshold(0.2)
+    assert facegate.verify(IMAGES / "camera_0.jpg", "younes", database, model)[1] is False
+    assert facegate.verify(IMAGES / "camera_0.jpg", "younes", database, model, threshold=0.7)[1] is True
+
+
+def test_names_match_exactly(staff_encodings, model):
+    for claim in ("Younes", "youne", "younes ", ""):
+        with pytest.raises(UnknownIdentityError):
+            facegate.verify(IMAGES / "camera_0.jpg", claim, staff_encodings, model)
+
+
+def test_empty_database_never_opens(model, tmp_path):
+    empty = facegate.Database.load(tmp_path / "none")
+    with pytest.raises(UnknownIdentityError):
+        facegate.verify(IMAGES / "camera_0.jpg", "younes", empty, model)
+    with pytest.raises(DatabaseError, match="empty"):
+        facegate.who_is_it(IMAGES / "camera_0.jpg", empty, model)
+
+
+def test_database_of_another_model_is_refused(staff_db, model):
+    database = facegate.Database.load(staff_db)
+    database.model = "facenet512"
+    with pytest.raises(DatabaseError, match="facenet512"):
+        facegate.verify(IMAGES / "camera_0.jpg", "younes", database, model)
+
+
+# The tests below exercise matching arithmetic only; they use hand-made vectors and no model.
+
+def test_nearest_is_one_matrix_search_and_reports_exact_l2():
+    rng = np.random.default_rng(0)
+    gallery_vectors = rng.normal(size=(1000, 128)).astype(np.float32)
+    gallery_vectors /= np.linalg.norm(gallery_vectors, axis=1, keepdims=True)
+    names = [f"p{i % 250}" for i in range(1000)]
+    gallery = Gallery(np.array(names, dtype=object), gallery_vectors)
+    probe = gallery_vectors[637] + 0.01 * rng.normal(size=128).astype(np.float32)
+    probe /= np.linalg.norm(probe)
+    match = nearest([probe], gallery, 0.7)[0]
+    assert match.identity == names[637]
+    assert match.distance == pytest.approx(float(np.linalg.norm(gallery_vectors - probe, axis=1).min()), abs=1e-6)
+
+
+def test_nan_distance_never_matches():
+    gallery = Gallery(np.array(["a"], dtype=object), np.eye(1, 4, dtype=np.float32))
+    match = nearest([np.full(4, np.nan, np.float32)], gallery, 0.7)[0]
+    assert match.identity is None
+
+
+@pytest.mark.parametrize("value", [0, -0.1, 2.01, float("nan"), float("inf")])
+def test_thresholds_outside_the_distance_range_are_refused(value):
+    from facegate.matching import resolve_threshold
+
+    with pytest.raises(DatabaseError, match="threshold"):
+        resolve_threshold(value)
+
+
+def test_triplet_loss_passes_the_seed_unit_test():
+    import tensorflow as tf
+
+    y_true = (None, None, None)
+    y_pred = (tf.keras.random.normal([3, 128], mean=6, stddev=0.1, seed=1),
+              tf.keras.random.normal([3, 128], mean=1, stddev=1, seed=1),
+              tf.keras.random.normal([3, 128], mean=3, stddev=4, seed=1))
+    loss = facegate.triplet_loss(y_true, y_pred)
+    assert tf.is_tensor(loss) and loss.shape == () and float(loss) > 0
+    assert facegate.triplet_loss(y_true, ([1., 1.], [1., 1.], [1., 1.]), 5) == 5
+    assert facegate.triplet_loss(y_true, ([1., 1.], [1., 1.], [0., 0.]), 3) == 1
+    assert facegate.triplet_loss(y_true, ([1., 1.], [0., 0.], [1., 1.]), 0) == 2
+    assert facegate.triplet_loss(y_true, ([0., 0.], [0., 0.], [0., 0.]), -2) == 0
+    assert facegate.triplet_loss(y_true, ([[1., 0.], [1., 0.]], [[1., 0.], [1., 0.]], [[0., 1.], [0., 1.]]), 3) == 2
+    assert facegate.triplet_loss(y_true, ([[1., 1.], [2., 0.]], [[0., 3.], [1., 1.]], [[1., 0.], [0., 1.]]), 1) == 5
+    assert float(facegate.triplet_loss(y_true, ([1., 1.], [1., 1.], [1., 1.]))) == pytest.approx(0.2)
