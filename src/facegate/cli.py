@@ -9,7 +9,7 @@ import click
 
 from .database import Database, check_name, check_threshold, default_path, transaction
 from .errors import FacegateError, ImageError, NoFaceError
-from .imaging import find_images, is_image_name
+from .imaging import check_image, find_images, is_image_name
 from .matching import THRESHOLD, Gallery, nearest, resolve_threshold, verify as verify_image
 from .models import DEFAULT_MODEL, MODELS
 
@@ -80,7 +80,7 @@ def enroll(settings, name, images, largest):
     database = settings.database()
     files = _expand_photos(images)
     model = settings.model(database)
-    accepted, sources = [], []
+    accepted, sources, refused = [], [], []
     for result in encode_images(files, model):
         problem = result.error
         if not problem and not result.faces:
@@ -88,11 +88,15 @@ def enroll(settings, name, images, largest):
         elif not problem and len(result.faces) > 1 and not largest:
             problem = f"{len(result.faces)} faces found; use --largest to enroll the largest one"
         if problem:
-            _warn(f"{result.path}: {problem} (not enrolled)")
+            refused.append(ImageError(result.path, problem))
             continue
         accepted.append(result.faces[0].embedding)
         sources.append(os.path.basename(result.path))
         click.echo(f"{name}: enrolled {result.path}")
+    if not accepted and len(refused) == 1:
+        raise refused[0]
+    for error in refused:
+        _warn(f"{error} (not enrolled)")
     if not accepted:
         raise FacegateError(f"nothing enrolled for {name!r}")
     with transaction(database.path) as current:
@@ -115,7 +119,8 @@ def verify(settings, image, name, threshold, as_json):
     """
     database = settings.database()
     limit = resolve_threshold(threshold, database)
-    database.embeddings_of(name)  # unknown names fail before the model loads
+    database.embeddings_of(name)  # unknown names and unusable files fail before the model loads
+    check_image(image)
     distance, door_open = verify_image(image, name, database, settings.model(database), limit)
     if as_json:
         _emit({"path": str(image), "identity": name, "distance": _round(distance), "match": door_open,
@@ -143,6 +148,7 @@ def identify(settings, image, threshold, as_json):
     gallery = Gallery.of(database)
     if not len(gallery.names):
         raise FacegateError(f"{database.path}: the database is empty: enroll someone first")
+    check_image(image)
     result = encode_images([image], settings.model(database))[0]
     if not result.error and not result.faces:
         result.error = NoFaceError(image).reason
@@ -242,6 +248,7 @@ def list_people(settings, as_json):
 @click.pass_obj
 def remove(settings, name):
     """Remove NAME and all of their enrolled photos."""
+    settings.database().embeddings_of(name)  # an unknown name fails without touching the database
     with transaction(settings.db_path) as database:
         removed = database.remove(name)
     click.echo(f"{name}: removed ({removed} photo(s))")

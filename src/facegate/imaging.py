@@ -18,9 +18,7 @@ IMAGE_SUFFIXES = frozenset(
 )
 
 
-def load_image(path):
-    """Decode `path` into an (H, W, 3) uint8 RGB array, EXIF orientation applied, first frame only."""
-    path = Path(path)
+def _check_file(path):
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -31,6 +29,20 @@ def load_image(path):
         raise ImageError(path, "is a directory, not an image")
     if size == 0:
         raise ImageError(path, "empty file")
+
+
+def check_image(path):
+    """Fail fast, reading only the header, when `path` is clearly not a usable image (before a model loads)."""
+    _decode(Path(path), header_only=True)
+
+
+def load_image(path):
+    """Decode `path` into an (H, W, 3) uint8 RGB array, EXIF orientation applied, first frame only."""
+    return _decode(Path(path), header_only=False)
+
+
+def _decode(path, header_only):
+    _check_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -38,6 +50,8 @@ def load_image(path):
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ImageError(path, f"image too large ({width}x{height} pixels; limit {MAX_PIXELS:,})")
+                if header_only:
+                    return None
                 image.load()
                 return _to_rgb_array(_upright(image))
     except ImageError:

@@ -18,6 +18,10 @@ class ModelSpec:
     weights_sha256: str
     source: str
     """Where the weights come from, for people."""
+    download_url: str = None
+    """Direct download of the weights file, for models not fetched from the package index."""
+    shared_cache: str = None
+    """Another program's cache where the weights file may already be, e.g. keras-facenet's."""
 
 
 MODELS = {
@@ -41,7 +45,9 @@ MODELS = {
         crop_margin=0.1,
         weights_file="20180402-114759-weights.h5",
         weights_sha256="8b71e7045497e841c00ee568f031d1a4d30908fceadf6884aef2dec4d545202b",
-        source="keras-facenet's 20180402-114759 release (downloaded by keras-facenet, cached in ~/.keras-facenet)",
+        source="keras-facenet's 20180402-114759 release, as its FaceNet() downloads and caches it",
+        download_url="https://github.com/faustomorales/keras-facenet/releases/download/v0.3.1/20180402-114759-weights.h5",
+        shared_cache="~/.keras-facenet/20180402-114759",
     ),
 }
 

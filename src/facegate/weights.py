@@ -126,33 +126,30 @@ def _extract_member(archive, member_suffix, target):
 
 
 def _keras_facenet_weights(spec, fetch):
-    """keras-facenet's own cache (~/.keras-facenet), downloaded by keras-facenet when the web is reachable."""
-    from keras_facenet.metadata import MODEL_METADATA
-
-    meta = MODEL_METADATA["20180402-114759"]
-    path = Path("~/.keras-facenet").expanduser() / meta["dir_name"] / meta["keras_weights_filename"]
+    """keras-facenet's own cache (where its FaceNet() keeps the file), else a direct download when reachable."""
+    path = Path(spec.shared_cache).expanduser() / spec.weights_file
     if path.is_file() and sha256_of(path) == spec.weights_sha256:
         return path
     hint = (
-        f"put {meta['keras_weights_filename']} (sha256 {spec.weights_sha256[:16]}…) in {path.parent}, "
+        f"put {spec.weights_file} (sha256 {spec.weights_sha256[:16]}…) in {path.parent}, "
         f"pass --weights PATH, or use --model facenet128"
     )
     if not fetch:
-        raise ModelError(f"facenet512 weights are not available: {hint}")
-    say(f"first use: downloading facenet512 weights from {meta['keras_weights_url']}")
+        raise ModelError(f"{spec.name} weights are not available: {hint}")
+    say(f"first use: downloading {spec.name} weights")
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
+    partial = path.with_name(path.name + ".partial")
     try:
         import urllib.request
 
-        with urllib.request.urlopen(meta["keras_weights_url"], timeout=30) as response, open(partial, "wb") as sink:
+        with urllib.request.urlopen(spec.download_url, timeout=30) as response, open(partial, "wb") as sink:
             for block in iter(lambda: response.read(1 << 20), b""):
                 sink.write(block)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise ModelError(f"facenet512 weights could not be downloaded ({exc}); {hint}") from None
+        raise ModelError(f"{spec.name} weights could not be downloaded ({exc}); {hint}") from None
     if sha256_of(partial) != spec.weights_sha256:
         partial.unlink()
-        raise ModelError(f"downloaded facenet512 weights failed the hash check; {hint}")
+        raise ModelError(f"downloaded {spec.name} weights failed the hash check; {hint}")
     os.replace(partial, path)
     return path

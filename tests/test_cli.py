@@ -1,0 +1,148 @@
+"""The facegate command, run as a real subprocess on real images: output contract, exit codes, errors."""
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import DATA, IMAGES, run_facegate, snapshot
+
+NOISE = ("1/1", "━", "oneDNN", "cuda", "absl", "tensorflow", "WARNING", "Traceback")
+
+
+def assert_quiet(stderr):
+    assert not any(word in stderr for word in NOISE), stderr
+
+
+def one_error_line(result, *words):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("facegate: error:"), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_help_does_not_import_tensorflow():
+    code = ("import sys; from facegate.cli import cli; "
+            "cli.main(['--help'], standalone_mode=False); cli.main(['verify', '--help'], standalone_mode=False); "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for command in ("enroll", "verify", "identify", "scan", "list", "remove"):
+        assert command in result.stdout
+
+
+def test_enroll_verify_identify_the_seed_scenario(tmp_path):
+    db = tmp_path / "db"
+    enrolled = run_facegate("--db", db, "enroll", "younes", IMAGES / "younes.jpg", IMAGES / "camera_0.jpg")
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert "2 photo(s) added" in enrolled.stdout
+    assert_quiet(enrolled.stderr)
+    rgba = run_facegate("--db", db, "enroll", "danielle", IMAGES / "danielle.png")
+    assert rgba.returncode == 0 and "danielle: enrolled" in rgba.stdout
+
+    match = run_facegate("--db", db, "verify", IMAGES / "younes.jpg", "younes", "--json")
+    assert match.returncode == 0, match.stderr
+    assert match.stderr == ""
+    record = json.loads(match.stdout)
+    assert set(record) == {"path", "identity", "distance", "match", "threshold"}
+    assert record["identity"] == "younes" and record["match"] is True and record["threshold"] == 0.7
+    assert 0 <= record["distance"] < 0.1
+
+    listed = json.loads(run_facegate("--db", db, "list", "--json").stdout)
+    assert [p["name"] for p in listed["people"]] == ["danielle", "younes"]
+    assert [ph["source"] for ph in listed["people"][1]["photos"]] == ["younes.jpg", "camera_0.jpg"]
+
+
+def test_verify_no_match_exits_1(staff_db):
+    result = run_facegate("--db", staff_db, "verify", IMAGES / "camera_2.jpg", "kian")
+    assert result.returncode == 1, result.stderr
+    assert "kian" in result.stdout and "NO MATCH" in result.stdout
+    assert_quiet(result.stderr)
+
+
+def test_identify_json_names_the_face(staff_db):
+    result = run_facegate("--db", staff_db, "identify", IMAGES / "camera_0.jpg", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert set(record) == {"path", "faces", "error"} and record["error"] is None
+    (face,) = record["faces"]
+    assert set(face) == {"box", "confidence", "identity", "distance"}
+    assert face["identity"] == "younes" and face["distance"] < 0.7 and len(face["box"]) == 4
+
+
+def test_identify_group_photo_of_strangers_exits_1(staff_db):
+    result = run_facegate("--db", staff_db, "identify", DATA / "bbt" / "bbt1.jpg")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) >= 3 and all("unknown" in line for line in lines)
+
+
+@pytest.mark.parametrize("make_input, words", [
+    (lambda tmp: tmp / "missing.jpg", ["missing.jpg", "no such file"]),
+    (lambda tmp: (tmp / "notes.jpg").write_text("hello") and tmp / "notes.jpg", ["notes.jpg", "not an image"]),
+    (lambda tmp: DATA / "negatives" / "coffee.png", ["coffee.png", "no face found"]),
+])
+def test_bad_input_gives_one_line_exit_2_and_leaves_the_database_alone(staff_db, tmp_path, make_input, words):
+    image = make_input(tmp_path)
+    before = snapshot(staff_db)
+    for args in (["verify", image, "younes"], ["enroll", "newcomer", image], ["identify", image]):
+        one_error_line(run_facegate("--db", staff_db, *args), *words[:1])
+    assert snapshot(staff_db) == before
+
+
+def test_unknown_name_and_bad_threshold_are_errors(staff_db):
+    before = snapshot(staff_db)
+    one_error_line(run_facegate("--db", staff_db, "verify", IMAGES / "camera_0.jpg", "Younes"), "'Younes'", "not enrolled")
+    one_error_line(run_facegate("--db", staff_db, "remove", "nobody"), "not enrolled")
+    one_error_line(run_facegate("--db", staff_db, "threshold", "set", "3"), "threshold")
+    assert snapshot(staff_db) == before
+
+
+def test_several_faces_need_largest_to_enroll(tmp_path):
+    db = tmp_path / "db"
+    refused = run_facegate("--db", db, "enroll", "crowd", DATA / "bbt" / "bbt1.jpg")
+    assert refused.returncode == 2 and "--largest" in refused.stderr
+    assert not (db / "facegate.json").exists()
+    accepted = run_facegate("--db", db, "enroll", "crowd", "--largest", DATA / "bbt" / "bbt1.jpg")
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def test_scan_streams_every_image_and_keeps_going(staff_db, tmp_path):
+    folder = tmp_path / "camera roll"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(IMAGES / "camera_0.jpg", folder / "camera_0.jpg")
+    shutil.copy(IMAGES / "camera_3.jpg", folder / "sub" / "näme with space.jpg")
+    shutil.copy(DATA / "negatives" / "rocket.jpg", folder / "rocket.jpg")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n junk")
+    (folder / "readme.txt").write_text("not scanned")
+    result = run_facegate("--db", staff_db, "scan", folder, "--json")
+    assert result.returncode == 0, result.stderr
+    records = {r["path"].split("/")[-1]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert sorted(records) == ["broken.png", "camera_0.jpg", "näme with space.jpg", "rocket.jpg"]
+    assert records["camera_0.jpg"]["faces"][0]["identity"] == "younes"
+    assert records["näme with space.jpg"]["faces"][0]["identity"] == "bertrand"
+    assert records["rocket.jpg"] == {"path": str(folder / "rocket.jpg"), "faces": [], "error": None}
+    assert "not an image" in records["broken.png"]["error"]
+    assert "4 image(s)" in result.stderr and "1 error(s)" in result.stderr
+
+    table = run_facegate("--db", staff_db, "scan", folder, "--csv")
+    rows = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert table.returncode == 0 and len(rows) == 4
+    assert {r["identity"] for r in rows} == {"younes", "bertrand", ""}
+
+
+def test_scan_of_a_missing_folder_is_an_error(staff_db, tmp_path):
+    one_error_line(run_facegate("--db", staff_db, "scan", tmp_path / "nowhere"), "not a folder")
+
+
+def test_list_remove_and_threshold_commands(staff_db):
+    assert run_facegate("--db", staff_db, "remove", "kian").returncode == 0
+    listed = json.loads(run_facegate("--db", staff_db, "list", "--json").stdout)
+    assert "kian" not in [p["name"] for p in listed["people"]] and len(listed["people"]) == 11
+    assert run_facegate("--db", staff_db, "threshold", "set", "0.9").returncode == 0
+    assert run_facegate("--db", staff_db, "threshold").stdout.startswith("0.9000 (stored")
+    assert json.loads(run_facegate("--db", staff_db, "list", "--json").stdout)["threshold"] == 0.9

@@ -1,0 +1,171 @@
+"""The JSON + NPZ enrollment database, with real embeddings of the seed staff."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import facegate
+from facegate import database as db_module
+from facegate.database import INDEX_NAME, Database, transaction
+from facegate.errors import DatabaseError, UnknownIdentityError
+
+from conftest import snapshot
+
+
+def test_round_trip_keeps_names_sources_times_and_vectors(staff_db, staff_encodings):
+    loaded = Database.load(staff_db)
+    assert loaded.model == "facenet128" and loaded.threshold is None and len(loaded) == 12
+    assert set(loaded.people()) == set(staff_encodings)
+    for name, vector in staff_encodings.items():
+        assert np.array_equal(loaded.embeddings_of(name)[0], vector.astype(np.float32))
+    entry = loaded.people()["danielle"][0]
+    assert entry.source == "danielle.png" and entry.enrolled_at.endswith("+00:00")
+    index = json.loads((staff_db / INDEX_NAME).read_text())
+    assert index["schema_version"] == 1 and index["embedding_size"] == 128
+    assert index["vectors"]["file"].startswith("vectors-") and list(staff_db.glob("vectors-*.npz"))
+
+
+def test_several_photos_per_person_and_remove(staff_db, staff_encodings):
+    with transaction(staff_db) as database:
+        database.add("younes", [staff_encodings["tian"]], ["second.jpg"], "facenet128")
+    assert len(Database.load(staff_db).embeddings_of("younes")) == 2
+    with transaction(staff_db) as database:
+        assert database.remove("younes") == 2
+    loaded = Database.load(staff_db)
+    assert "younes" not in loaded.people() and len(loaded) == 11
+    assert len(list(staff_db.glob("vectors-*.npz"))) == 1  # superseded vectors are cleaned up
+    with pytest.raises(UnknownIdentityError):
+        loaded.embeddings_of("younes")
+
+
+def test_a_failed_commit_leaves_the_files_byte_identical(staff_db, staff_encodings, monkeypatch):
+    before = snapshot(staff_db)
+
+    def failing_replace(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(db_module.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="No space"):
+        with transaction(staff_db) as database:
+            database.add("newcomer", [staff_encodings["kian"]], ["x.jpg"], "facenet128")
+    monkeypatch.undo()
+    after = snapshot(staff_db)
+    after.pop(db_module.Path(db_module.LOCK_NAME), None)
+    assert after == before
+    assert "newcomer" not in Database.load(staff_db).people()
+
+
+def test_an_exception_inside_a_transaction_saves_nothing(staff_db):
+    before = snapshot(staff_db)
+    with pytest.raises(RuntimeError):
+        with transaction(staff_db) as database:
+            database.remove("kian")
+            raise RuntimeError("crash between steps")
+    after = snapshot(staff_db)
+    after.pop(db_module.Path(db_module.LOCK_NAME), None)
+    assert after == before
+
+
+def test_concurrent_enrolls_from_several_processes_lose_nothing(tmp_path, staff_encodings):
+    folder = tmp_path / "db"
+    np.save(tmp_path / "vectors.npy", np.stack(list(staff_encodings.values())))
+    worker = textwrap.dedent(f"""
+        import sys, numpy as np
+        from facegate.database import transaction
+        vectors = np.load({str(tmp_path / 'vectors.npy')!r})
+        worker = int(sys.argv[1])
+        for round in range(3):
+            with transaction({str(folder)!r}) as database:
+                database.add(f"person{{worker}}-{{round}}", vectors[worker:worker + 1], ["p.jpg"], "facenet128")
+    """)
+    processes = [subprocess.Popen([sys.executable, "-c", worker, str(i)]) for i in range(6)]
+    assert [p.wait(timeout=120) for p in processes] == [0] * 6
+    people = Database.load(folder).people()
+    assert sorted(people) == sorted(f"person{w}-{r}" for w in range(6) for r in range(3))
+
+
+def test_model_mismatch_is_refused(staff_db, staff_encodings):
+    database = Database.load(staff_db)
+    with pytest.raises(DatabaseError, match="facenet128 embeddings"):
+        database.check_model("facenet512")
+    with pytest.raises(DatabaseError):
+        database.add("x", [np.ones(512, np.float32) / np.sqrt(512)], ["x.jpg"], "facenet512")
+
+
+@pytest.mark.parametrize("name", ["", " padded", "tab\tname", "x" * 129, "new\nline"])
+def test_invalid_names_are_refused(tmp_path, staff_encodings, name):
+    with pytest.raises(DatabaseError, match="invalid name"):
+        Database(tmp_path).add(name, [staff_encodings["kian"]], ["k.jpg"], "facenet128")
+
+
+def test_non_unit_or_non_finite_vectors_are_refused(tmp_path):
+    with pytest.raises(DatabaseError, match="unit"):
+        Database(tmp_path).add("a", [np.full(128, 0.5, np.float32)], ["a.jpg"], "facenet128")
+    with pytest.raises(DatabaseError, match="NaN"):
+        Database(tmp_path).add("a", [np.full(128, np.nan, np.float32)], ["a.jpg"], "facenet128")
+
+
+def damage_index(folder, change):
+    index = json.loads((folder / INDEX_NAME).read_text())
+    change(index)
+    (folder / INDEX_NAME).write_text(json.dumps(index))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / INDEX_NAME).write_text('{"format": "facegate-db", "entr'), "damaged database index"),
+    (lambda f: (f / INDEX_NAME).write_bytes(b"\xff\xfe\x00garbage"), "damaged database index"),
+    (lambda f: damage_index(f, lambda i: i.update(schema_version=99)), "schema version"),
+    (lambda f: damage_index(f, lambda i: i.update(model="resnet")), "unknown model"),
+    (lambda f: damage_index(f, lambda i: i["entries"].pop()), "do not match"),
+    (lambda f: damage_index(f, lambda i: i.update(threshold=7)), "threshold"),
+    (lambda f: damage_index(f, lambda i: i["vectors"].update(file="../../etc/passwd")), "invalid vectors file"),
+    (lambda f: next(f.glob("vectors-*.npz")).write_bytes(b"PK\x03\x04 broken"), "damaged vectors file"),
+    (lambda f: next(f.glob("vectors-*.npz")).unlink(), "missing"),
+])
+def test_damaged_databases_give_one_clear_error(staff_db, damage, message):
+    damage(staff_db)
+    with pytest.raises(DatabaseError, match=message) as caught:
+        Database.load(staff_db)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_pickle_inside_the_vectors_file_is_never_loaded(staff_db):
+    import hashlib
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, embeddings=np.array([{"evil": 1}] * 12, dtype=object))
+    data = buffer.getvalue()
+    vectors = next(staff_db.glob("vectors-*.npz"))
+    vectors.write_bytes(data)
+    damage_index(staff_db, lambda i: i["vectors"].update(sha256=hashlib.sha256(data).hexdigest()))
+    with pytest.raises(DatabaseError, match="unreadable vectors file"):
+        Database.load(staff_db)
+
+
+def test_a_missing_database_is_empty_and_reading_it_writes_nothing(tmp_path):
+    database = Database.load(tmp_path / "nothing-here")
+    assert len(database) == 0 and database.model is None
+    assert not (tmp_path / "nothing-here").exists()
+
+
+def test_threshold_is_stored_and_validated(staff_db):
+    with transaction(staff_db) as database:
+        database.set_threshold(0.9)
+    assert Database.load(staff_db).threshold == 0.9
+    assert facegate.matching.resolve_threshold(None, Database.load(staff_db)) == 0.9
+    with pytest.raises(DatabaseError):
+        Database.load(staff_db).set_threshold(2.5)
+
+
+def test_default_location_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEGATE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FACEGATE_DB", raising=False)
+    assert db_module.default_path() == tmp_path / "home" / "db"
+    monkeypatch.setenv("FACEGATE_DB", str(tmp_path / "elsewhere"))
+    assert db_module.default_path() == tmp_path / "elsewhere"
+    assert os.environ["FACEGATE_DB"]
