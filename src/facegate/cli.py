@@ -191,8 +191,9 @@ def scan(settings, folder, threshold, as_json, as_csv):
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["path", "face", "x", "y", "width", "height", "confidence", "identity", "distance", "error"])
     counts = {"images": 0, "faces": 0, "identified": 0, "errors": 0}
-    with _progress(len(paths)) as progress:
+    with _Progress(len(paths)) as progress:
         for result in iter_encoded(paths, model):
+            progress.clear()
             matches = _match_faces(result, gallery, limit) if len(gallery.names) else [None] * len(result.faces)
             counts["images"] += 1
             counts["faces"] += len(result.faces)
@@ -362,22 +363,35 @@ def _warn(message, prefix="facegate: "):
     click.echo(f"{prefix}{message}", err=True)
 
 
-class _NoProgress:
+class _Progress:
+    """'scanning 12/300 (4%)' kept on the last line of a terminal's stderr, cleared before each result line."""
+
+    def __init__(self, total):
+        self.total, self.done = total, 0
+        self.active = sys.stderr.isatty()
+
     def __enter__(self):
+        self._draw()
         return self
 
     def __exit__(self, *exc):
+        self.clear()
         return False
 
+    def clear(self):
+        if self.active:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
     def update(self, steps):
-        pass
+        self.done += steps
+        self._draw()
 
-
-def _progress(total):
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty():
-        return _NoProgress()
-    return click.progressbar(length=total, label="scanning", file=sys.stderr)
+    def _draw(self):
+        if self.active:
+            percent = 100 * self.done // max(self.total, 1)
+            sys.stderr.write(f"\r\x1b[Kscanning {self.done}/{self.total} ({percent}%)")
+            sys.stderr.flush()
 
 
 def main(argv=None):
