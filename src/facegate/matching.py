@@ -78,6 +78,11 @@ def nearest(encodings, gallery, threshold):
     return matches
 
 
+def distance_to_enrolled(encoding, enrolled):
+    """A face's distance to a person: the smallest L2 distance to any of their enrolled embeddings (k, D)."""
+    return float(np.min(l2_distances(encoding, enrolled)))
+
+
 def verify(image_path, identity, database, model, threshold=None):
     """Is the person in the image `identity`? Returns (dist, door_open), deciding on the largest face.
 
@@ -89,7 +94,7 @@ def verify(image_path, identity, database, model, threshold=None):
     enrolled = gallery.embeddings[gallery.names == identity]
     if not len(enrolled):
         raise UnknownIdentityError(identity)
-    distance = float(np.min(l2_distances(img_to_encoding(image_path, model), enrolled)))
+    distance = distance_to_enrolled(img_to_encoding(image_path, model), enrolled)
     return distance, bool(distance < resolve_threshold(threshold, database))
 
 

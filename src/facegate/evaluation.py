@@ -1,0 +1,324 @@
+"""Accuracy that users can measure, through the same matching code as verify and who_is_it.
+
+- pairs (1:1): LFW-style pairs files; ROC summary, TAR at fixed FAR, 10-fold accuracy when the file has folds.
+- gallery (1:K, open set): enroll a gallery, identify probes, count the right, the refused and the strangers let in.
+- calibration: the threshold that holds a target false-accept rate on labelled photos or the enrolled people.
+
+A pair or probe whose face is not detected counts as refused: that is what the door would do.
+"""
+import csv
+import itertools
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .database import Database
+from .encoder import encode_images
+from .errors import FacegateError
+from .imaging import find_images
+from .matching import Gallery, distance_to_enrolled, nearest
+
+FAR_TARGETS = (0.01, 0.001)
+
+
+@dataclass
+class PairSet:
+    """Image pairs with whether each shows one person; `folds[i]` is pair i's fold (None: no folds)."""
+
+    first: list
+    second: list
+    same: np.ndarray
+    folds: np.ndarray = None
+
+
+def read_pairs(pairs_file, images_dir, suffix=".jpg"):
+    """Read an LFW pairs file: a header 'N' (N same then N different pairs) or 'FOLDS N' (per fold, N + N)."""
+    pairs_file, images_dir = Path(pairs_file), Path(images_dir)
+    try:
+        lines = [line.split() for line in pairs_file.read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FacegateError(f"{pairs_file}: cannot read ({exc})") from None
+    if not lines or not all(field.isdigit() for field in lines[0]) or len(lines[0]) not in (1, 2):
+        raise FacegateError(f"{pairs_file}: not an LFW pairs file (the first line must be 'N' or 'FOLDS N')")
+    fold_count, per_side = (1, int(lines[0][0])) if len(lines[0]) == 1 else map(int, lines[0])
+
+    def image(name, number):
+        return images_dir / name / f"{name}_{int(number):04d}{suffix}"
+
+    first, second, same = [], [], []
+    for number, fields in enumerate(lines[1:], start=2):
+        try:
+            if len(fields) == 3:
+                first.append(image(fields[0], fields[1]))
+                second.append(image(fields[0], fields[2]))
+                same.append(True)
+            elif len(fields) == 4:
+                first.append(image(fields[0], fields[1]))
+                second.append(image(fields[2], fields[3]))
+                same.append(False)
+            else:
+                raise ValueError
+        except ValueError:
+            raise FacegateError(f"{pairs_file}:{number}: expected 'name i j' or 'name1 i name2 j'") from None
+    if len(same) != 2 * fold_count * per_side:
+        raise FacegateError(f"{pairs_file}: header promises {2 * fold_count * per_side} pairs, found {len(same)}")
+    folds = np.repeat(np.arange(fold_count), 2 * per_side) if fold_count > 1 else None
+    return PairSet(first, second, np.array(same), folds)
+
+
+def largest_face_encodings(paths, model):
+    """{path: unit embedding of its largest face} for the images where a face was found; and the failures."""
+    encodings, failures = {}, {}
+    for result in encode_images(sorted(set(map(str, paths))), model):
+        if result.faces:
+            encodings[result.path] = result.faces[0].embedding
+        else:
+            failures[result.path] = result.error or "no face found"
+    return encodings, failures
+
+
+def pair_distances(pairs, model):
+    """Distance of each pair as verify computes it (inf where a face is missing), and the detection failures."""
+    encodings, failures = largest_face_encodings(pairs.first + pairs.second, model)
+    distances = np.full(len(pairs.same), np.inf)
+    for index, (a, b) in enumerate(zip(map(str, pairs.first), map(str, pairs.second))):
+        if a in encodings and b in encodings:
+            distances[index] = distance_to_enrolled(encodings[a], encodings[b][None])
+    return distances, failures
+
+
+def rates(distances, same, threshold):
+    """(TAR, FAR) when pairs closer than `threshold` are accepted."""
+    accepted = distances < threshold
+    return float(accepted[same].mean()) if same.any() else float("nan"), \
+        float(accepted[~same].mean()) if (~same).any() else float("nan")
+
+
+def accuracy(distances, same, threshold):
+    return float(((distances < threshold) == same).mean())
+
+
+def best_threshold(distances, same):
+    """The threshold with the highest accuracy, among midpoints between consecutive finite distances."""
+    finite = np.unique(distances[np.isfinite(distances)])
+    candidates = np.concatenate([[1e-6], (finite[:-1] + finite[1:]) / 2, [finite[-1] + 1e-6]]) if len(finite) else [1.0]
+    scores = [accuracy(distances, same, t) for t in candidates]
+    return float(candidates[int(np.argmax(scores))])
+
+
+def threshold_for_far(impostor_distances, far):
+    """The largest threshold whose false-accept rate on these impostor distances is at most `far`."""
+    ordered = np.sort(np.asarray(impostor_distances, float))
+    if not len(ordered):
+        raise FacegateError("no impostor pairs: a false-accept rate cannot be measured")
+    allowed = int(np.floor(far * len(ordered)))
+    return float(ordered[min(allowed, len(ordered) - 1)])
+
+
+def roc_summary(distances, same, threshold, folds=None):
+    """The figures `evaluate pairs` and `calibrate` print (see the module doc)."""
+    tar, far = rates(distances, same, threshold)
+    summary = {
+        "pairs": int(len(same)), "genuine_pairs": int(same.sum()), "impostor_pairs": int((~same).sum()),
+        "threshold": threshold, "accuracy_at_threshold": accuracy(distances, same, threshold),
+        "tar_at_threshold": tar, "far_at_threshold": far,
+    }
+    if folds is not None:
+        fold_scores = []
+        for fold in np.unique(folds):
+            train, test = folds != fold, folds == fold
+            fold_scores.append(accuracy(distances[test], same[test], best_threshold(distances[train], same[train])))
+        summary.update(best_accuracy=float(np.mean(fold_scores)), best_accuracy_std=float(np.std(fold_scores)),
+                       best_accuracy_method=f"{len(fold_scores)}-fold")
+    else:
+        best = best_threshold(distances, same)
+        summary.update(best_accuracy=accuracy(distances, same, best), best_threshold=best,
+                       best_accuracy_method="threshold chosen on the same pairs")
+    for target in FAR_TARGETS:
+        limit = threshold_for_far(distances[~same], target)
+        summary[f"tar_at_far_{target:g}"] = rates(distances, same, limit)[0]
+        summary[f"threshold_at_far_{target:g}"] = limit
+    return summary
+
+
+def roc_curve(distances, same):
+    """(FAR, TAR, thresholds) at every distinct finite distance."""
+    thresholds = np.unique(distances[np.isfinite(distances)])
+    points = np.array([rates(distances, same, t + 1e-9) for t in thresholds]).reshape(-1, 2)
+    return points[:, 1], points[:, 0], thresholds
+
+
+def plot_roc(path, distances, same, threshold, title):
+    """Write the ROC curve (TAR against FAR, log scale) with the operating point marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    far, tar, _ = roc_curve(distances, same)
+    point_tar, point_far = rates(distances, same, threshold)
+    floor = 0.5 / max(int((~same).sum()), 1)
+    figure, axes = plt.subplots(figsize=(6, 4.5), dpi=100)
+    axes.plot(np.maximum(far, floor), tar, label="ROC")
+    axes.plot([max(point_far, floor)], [point_tar], "o", color="red",
+              label=f"threshold {threshold:.3f}: TAR {point_tar:.1%}, FAR {point_far:.2%}")
+    axes.set_xscale("log")
+    axes.set_xlim(floor, 1)
+    axes.set_ylim(0, 1.01)
+    axes.set_xlabel("false accept rate (impostors let in)")
+    axes.set_ylabel("true accept rate (genuine people let in)")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    try:
+        figure.savefig(path)
+    except OSError as exc:
+        raise FacegateError(f"{path}: cannot write the plot ({exc.strerror or exc})") from None
+    finally:
+        plt.close(figure)
+
+
+def evaluate_pairs(pairs_file, images_dir, model, threshold):
+    """Summary dict for an LFW pairs file, plus the distances and labels for plotting."""
+    pairs = read_pairs(pairs_file, images_dir)
+    distances, failures = pair_distances(pairs, model)
+    summary = roc_summary(distances, pairs.same, threshold, pairs.folds)
+    summary["detection_failures"] = len(failures)
+    summary["pairs_with_missing_face"] = int(np.isinf(distances).sum())
+    return summary, distances, pairs.same
+
+
+def read_truth(truth_csv):
+    """{probe file name: identity, or None for a stranger} from a 'file,identity' CSV."""
+    try:
+        with open(truth_csv, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise FacegateError(f"{truth_csv}: cannot read ({exc})") from None
+    if rows and not {"file", "identity"} <= set(rows[0]):
+        raise FacegateError(f"{truth_csv}: expected the columns 'file,identity'")
+    return {row["file"]: (row["identity"] or None) for row in rows}
+
+
+def labelled_photos(folder):
+    """{person: [photos]} for a folder with one sub-folder of photos per person."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FacegateError(f"{folder}: not a folder")
+    people = {p.name: find_images(p) for p in sorted(folder.iterdir()) if p.is_dir()}
+    people = {name: photos for name, photos in people.items() if photos}
+    if not people:
+        raise FacegateError(f"{folder}: no sub-folders of photos (one per person) found")
+    return people
+
+
+def evaluate_gallery(gallery_dir, probes_dir, truth_csv, model, threshold):
+    """Enroll the gallery into a temporary database, identify every probe as who_is_it does, and count."""
+    people = labelled_photos(gallery_dir)
+    truth = read_truth(truth_csv)
+    encodings, failures = largest_face_encodings([p for photos in people.values() for p in photos], model)
+    with tempfile.TemporaryDirectory(prefix="facegate-eval-") as scratch:
+        database = Database(scratch)
+        for name, photos in people.items():
+            enrolled = [p for p in map(str, photos) if p in encodings]
+            if enrolled:
+                database.add(name, [encodings[p] for p in enrolled], [Path(p).name for p in enrolled], model.name)
+        database.save()
+        gallery = Gallery.of(Database.load(scratch))
+    probe_paths = [Path(probes_dir) / name for name in truth]
+    probe_encodings, probe_failures = largest_face_encodings(probe_paths, model)
+    outcomes = []  # (true identity or None, predicted identity or None, distance)
+    for path, true_identity in zip(map(str, probe_paths), truth.values()):
+        if path in probe_encodings:
+            match = nearest([probe_encodings[path]], gallery, threshold)[0]
+            outcomes.append((true_identity, match.identity, match.distance))
+        else:
+            outcomes.append((true_identity, None, float("inf")))
+    known = [o for o in outcomes if o[0] is not None]
+    strangers = [o for o in outcomes if o[0] is None]
+    accepted = [o for o in known if o[1] is not None]
+    summary = {
+        "threshold": threshold, "gallery_people": len(people), "gallery_photos": sum(map(len, people.values())),
+        "gallery_detection_failures": len(failures), "known_probes": len(known), "stranger_probes": len(strangers),
+        "probe_detection_failures": len(probe_failures),
+        "known_accepted": _share(len(accepted), len(known)),
+        "rank1_of_accepted": _share(sum(o[0] == o[1] for o in accepted), len(accepted)),
+        "strangers_accepted": _share(sum(o[1] is not None for o in strangers), len(strangers)),
+        "worst_identities": _worst_identities(known),
+    }
+    return summary
+
+
+def _share(count, total):
+    return float(count / total) if total else None
+
+
+def _worst_identities(known, limit=5):
+    """The identities refused or mistaken most often, with who they were mistaken for."""
+    by_identity = {}
+    for true_identity, predicted, _ in known:
+        record = by_identity.setdefault(true_identity, {"identity": true_identity, "probes": 0, "refused": 0,
+                                                         "mistaken_for": {}})
+        record["probes"] += 1
+        if predicted is None:
+            record["refused"] += 1
+        elif predicted != true_identity:
+            record["mistaken_for"][predicted] = record["mistaken_for"].get(predicted, 0) + 1
+    records = sorted(by_identity.values(),
+                     key=lambda r: (-(r["refused"] + sum(r["mistaken_for"].values())), r["identity"]))
+    return [r for r in records[:limit] if r["refused"] or r["mistaken_for"]]
+
+
+def calibration_distances(embeddings_by_person):
+    """Genuine distances (same person, every pair of photos) and impostor distances (every cross-person pair)."""
+    names = [name for name, vectors in embeddings_by_person.items() for _ in vectors]
+    vectors = np.concatenate([np.atleast_2d(v) for v in embeddings_by_person.values()]).astype(np.float32)
+    if len(vectors) < 2:
+        raise FacegateError("calibration needs at least two photos")
+    labels = np.array(names, dtype=object)
+    first, second = np.triu_indices(len(vectors), k=1)
+    distances = np.linalg.norm(vectors[first] - vectors[second], axis=1).astype(float)
+    same = labels[first] == labels[second]
+    if not same.any():
+        raise FacegateError("calibration needs at least one person with two or more photos")
+    if same.all():
+        raise FacegateError("calibration needs at least two people")
+    return distances, same
+
+
+def calibrate(embeddings_by_person, far, threshold):
+    """The ROC summary over all pairs, with the threshold that keeps the false-accept rate at most `far`."""
+    distances, same = calibration_distances(embeddings_by_person)
+    summary = roc_summary(distances, same, threshold)
+    summary["far_target"] = far
+    summary["recommended_threshold"] = round_down(threshold_for_far(distances[~same], far))
+    tar, measured_far = rates(distances, same, summary["recommended_threshold"])
+    summary.update(tar_at_recommended=tar, far_at_recommended=measured_far,
+                   people=len(embeddings_by_person), photos=int(sum(len(np.atleast_2d(v)) for v in embeddings_by_person.values())))
+    summary["far_resolution"] = 1.0 / int((~same).sum())
+    return summary, distances, same
+
+
+def round_down(value, places=4):
+    return float(np.floor(value * 10 ** places) / 10 ** places)
+
+
+def embeddings_of_folder(folder, model):
+    """{person: (k, D) embeddings} from a folder with one sub-folder per person; and the detection failures."""
+    people = labelled_photos(folder)
+    encodings, failures = largest_face_encodings(list(itertools.chain(*people.values())), model)
+    result = {}
+    for name, photos in people.items():
+        found = [encodings[str(p)] for p in photos if str(p) in encodings]
+        if found:
+            result[name] = np.stack(found)
+    return result, failures
+
+
+def embeddings_of_database(database):
+    """{person: (k, D) embeddings} of everyone enrolled."""
+    return {name: database.embeddings_of(name) for name in database.people()}
+
