@@ -1,5 +1,6 @@
 """Detection and embedding through the real MTCNN + FaceNet on real photos."""
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +139,26 @@ def test_celeba_probes_find_their_gallery_identity_and_strangers_do_not(model):
     assert np.mean(rank1) >= 0.9
     assert not any(accepted_strangers)
     assert np.mean(genuine) < facegate.THRESHOLD + 0.1
+
+
+def test_enrollment_quality_flags_small_blurred_and_tilted_faces(model, tmp_path):
+    from PIL import Image, ImageFilter
+
+    sharp = Image.open(DATA / "celeba-dev" / "gallery" / "celeb_7203" / sorted(
+        p.name for p in (DATA / "celeba-dev" / "gallery" / "celeb_7203").iterdir())[0]).convert("RGB")
+    sharp.thumbnail((600, 600))
+    variants = {
+        "sharp.jpg": sharp,
+        "blurred.jpg": sharp.filter(ImageFilter.GaussianBlur(6)),
+        "tilted.jpg": sharp.rotate(40, expand=True),
+        "small.jpg": sharp.resize((sharp.width // 8, sharp.height // 8)),
+    }
+    for name, picture in variants.items():
+        picture.save(tmp_path / name)
+    results = {Path(r.path).name: r for r in facegate.encode_images(
+        [tmp_path / name for name in variants], model, assess_quality=True)}
+    problems = {name: " ".join(r.faces[0].problems) if r.faces else "no face" for name, r in results.items()}
+    assert problems["sharp.jpg"] == ""
+    assert "blurred" in problems["blurred.jpg"]
+    assert "tilted" in problems["tilted.jpg"]
+    assert "small face" in problems["small.jpg"] or problems["small.jpg"] == "no face"

@@ -109,3 +109,34 @@ def test_find_images_recurses_and_survives_symlink_loops(tmp_path):
     (tmp_path / "a" / "b" / "loop").symlink_to(tmp_path / "a", target_is_directory=True)
     found = [p.relative_to(tmp_path).as_posix() for p in find_images(tmp_path)]
     assert found == ["a/one.jpg", "a/b/two.PNG"]
+
+
+# Alignment geometry: model-independent, on synthetic points and images.
+
+def test_similarity_transform_recovers_scale_rotation_and_shift():
+    from facegate.alignment import similarity_transform
+
+    angle, scale, shift = 0.3, 1.7, np.array([5.0, -2.0])
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    source = np.array([[0, 0], [10, 0], [5, 6], [1, 9], [9, 9]], float)
+    target = source @ (scale * rotation).T + shift
+    matrix, offset = similarity_transform(source, target)
+    assert np.allclose(matrix, scale * rotation) and np.allclose(offset, shift)
+    with pytest.raises(ValueError):
+        similarity_transform(np.ones((5, 2)), target)
+
+
+def test_aligned_crop_levels_a_tilted_face():
+    from facegate.alignment import LANDMARKS, TEMPLATE, aligned_crop
+
+    size = 160
+    canvas = np.zeros((400, 400, 3), np.uint8)
+    angle = np.radians(25)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = (TEMPLATE * 200 - 100) @ rotation.T + 200  # the template, twice as large, tilted 25 degrees
+    for x, y in points[:2]:  # bright eyes
+        canvas[int(y) - 3:int(y) + 4, int(x) - 3:int(x) + 4] = 255
+    crop = aligned_crop(canvas, dict(zip(LANDMARKS, map(tuple, points))), size)
+    assert crop.shape == (size, size, 3)
+    for x, y in TEMPLATE[:2] * size:  # the eyes land on the template, level
+        assert crop[int(y) - 1:int(y) + 2, int(x) - 1:int(x) + 2].mean() > 200

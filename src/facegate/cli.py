@@ -81,7 +81,7 @@ def enroll(settings, name, images, largest):
     files = _expand_photos(images)
     model = settings.model(database)
     accepted, sources, refused = [], [], []
-    for result in encode_images(files, model):
+    for result in encode_images(files, model, assess_quality=True):
         problem = result.error
         if not problem and not result.faces:
             problem = NoFaceError(result.path).reason
@@ -93,6 +93,9 @@ def enroll(settings, name, images, largest):
         accepted.append(result.faces[0].embedding)
         sources.append(os.path.basename(result.path))
         click.echo(f"{name}: enrolled {result.path}")
+        if result.faces[0].problems:
+            _warn(f"warning: {result.path}: {'; '.join(result.faces[0].problems)}: a weak reference photo; "
+                  "enroll a better one too if you can")
     if not accepted and len(refused) == 1:
         raise refused[0]
     for error in refused:

@@ -5,9 +5,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from .alignment import aligned_crop
 from .errors import ImageError, ModelError, MultipleFacesError, NoFaceError
 from .imaging import load_image
 from .models import DEFAULT_MODEL, model_spec
+from .quality import quality_problems
 from .quiet import import_tensorflow, silenced_stderr
 from .weights import weights_path
 
@@ -15,6 +17,8 @@ MIN_CONFIDENCE = 0.95
 """Detections below this MTCNN confidence are not faces (as in the seed's `extract`)."""
 DETECTION_MAX_SIDE = 1024
 """Larger images are downscaled for detection only; faces are cropped from the full-resolution image."""
+DETECTION_RETRY_SIDE = 2048
+"""Largest side of the twice-enlarged image of the second detection pass."""
 MIN_DETECTABLE_SIDE = 24
 """Images smaller than this on either side cannot hold a detectable face."""
 EMBED_BATCH = 32
@@ -31,6 +35,8 @@ class Face:
     confidence: float
     keypoints: dict = field(default_factory=dict)
     embedding: np.ndarray = None
+    problems: list = field(default_factory=list)
+    """Why the face is a weak enrollment reference (filled when quality is assessed)."""
 
     @property
     def area(self):
@@ -56,14 +62,25 @@ class FaceModel:
         return self.spec.embedding_size
 
     def detect(self, image):
-        """Faces in an RGB array, largest first, without embeddings."""
+        """Faces in an RGB array, largest first, without embeddings.
+
+        Where no face reaches MIN_CONFIDENCE, detection runs once more on the image enlarged twice (up to
+        DETECTION_RETRY_SIDE): small faces that MTCNN finds uncertain at their own size are found there."""
         height, width = image.shape[:2]
         if min(height, width) < MIN_DETECTABLE_SIDE:
             return []
         scale = min(1.0, DETECTION_MAX_SIDE / max(height, width))
-        small = image if scale == 1.0 else _resize(image, round(width * scale), round(height * scale))
+        faces = self._detect_at(image, scale)
+        if not faces and max(height, width) * scale * 2 <= DETECTION_RETRY_SIDE:
+            faces = self._detect_at(image, scale * 2)
+        faces.sort(key=lambda face: face.area, reverse=True)
+        return faces
+
+    def _detect_at(self, image, scale):
+        height, width = image.shape[:2]
+        resized = image if scale == 1.0 else _resize(image, round(width * scale), round(height * scale))
         with silenced_stderr():
-            found = self.detector.detect_faces(small)
+            found = self.detector.detect_faces(resized)
         faces = []
         for item in found:
             confidence = float(item["confidence"])
@@ -76,34 +93,49 @@ class FaceModel:
                 continue
             keypoints = {k: (float(px) / scale, float(py) / scale) for k, (px, py) in item["keypoints"].items()}
             faces.append(Face((x0, y0, x1 - x0, y1 - y0), confidence, keypoints))
-        faces.sort(key=lambda face: face.area, reverse=True)
         return faces
 
     def crop(self, image, face):
-        """The face with its margin, resized to the network input and standardised, as float32."""
-        x, y, w, h = face.box
-        mx, my = self.spec.crop_margin * w, self.spec.crop_margin * h
-        height, width = image.shape[:2]
-        x0, y0 = max(0, int(round(x - mx))), max(0, int(round(y - my)))
-        x1, y1 = min(width, int(round(x + w + mx))), min(height, int(round(y + h + my)))
+        """The face's views (see ModelSpec.views) at the network's input size, standardised: (V, S, S, 3).
+
+        Falls back to the detection box plus its margin when the landmarks are degenerate."""
         size = self.spec.input_size
-        pixels = _resize(image[y0:y1, x0:x1], size, size).astype(np.float32)
+        try:
+            views = [aligned_crop(image, face.keypoints, size, context) for context in self.spec.views]
+        except (ValueError, KeyError, np.linalg.LinAlgError):
+            x, y, w, h = face.box
+            mx, my = self.spec.crop_margin * w, self.spec.crop_margin * h
+            height, width = image.shape[:2]
+            x0, y0 = max(0, int(round(x - mx))), max(0, int(round(y - my)))
+            x1, y1 = min(width, int(round(x + w + mx))), min(height, int(round(y + h + my)))
+            views = [_resize(image[y0:y1, x0:x1], size, size)] * len(self.spec.views)
+        return np.stack([self._standardise(view.astype(np.float32)) for view in views])
+
+    def _standardise(self, pixels):
         if self.spec.standardisation == "per_image":
             std = max(float(pixels.std()), 1.0 / np.sqrt(pixels.size))
             return (pixels - pixels.mean()) / std
         return (pixels - 127.5) / 127.5
 
     def embed(self, crops):
-        """L2-normalised embeddings of standardised crops, computed in batches: shape (N, D)."""
+        """Unit embeddings (N, D) of N faces' views (N, V, S, S, 3), computed in batches.
+
+        A face's embedding is the normalised sum of its views' embeddings (and their mirror images', with the
+        model's `flip_average`)."""
         crops = np.asarray(crops, dtype=np.float32)
         if len(crops) == 0:
             return np.zeros((0, self.embedding_size), dtype=np.float32)
-        infer = self._inference_function(len(crops))
+        count, per_face = crops.shape[:2]
+        views = crops.reshape((-1,) + crops.shape[2:])
+        if self.spec.flip_average:
+            views = np.concatenate([views, views[:, :, ::-1]])
+        infer = self._inference_function(len(views))
         parts = []
         with silenced_stderr():
-            for start in range(0, len(crops), EMBED_BATCH):
-                parts.append(infer(crops[start:start + EMBED_BATCH]).numpy())
-        vectors = np.concatenate(parts).astype(np.float32)
+            for start in range(0, len(views), EMBED_BATCH):
+                parts.append(infer(views[start:start + EMBED_BATCH]).numpy())
+        vectors = np.concatenate(parts).astype(np.float32).reshape(-1, count, per_face, self.embedding_size)
+        vectors = vectors.sum(axis=(0, 2))
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
@@ -120,9 +152,13 @@ class FaceModel:
             )
         return self._graph
 
-    def faces_in_arrays(self, images):
+    def faces_in_arrays(self, images, assess_quality=False):
         """Every face of every RGB array, embedded in shared batches: a list of face lists."""
         per_image = [self.detect(image) for image in images]
+        if assess_quality:
+            for image, faces in zip(images, per_image):
+                for face in faces:
+                    face.problems = quality_problems(image, face)
         crops = [self.crop(image, face) for image, faces in zip(images, per_image) for face in faces]
         vectors = iter(self.embed(crops))
         for faces in per_image:
@@ -150,7 +186,7 @@ def _decode(path):
         return ImageFaces(str(path), [], exc.reason), None
 
 
-def iter_encoded(image_paths, model, chunk=SCAN_CHUNK):
+def iter_encoded(image_paths, model, chunk=SCAN_CHUNK, assess_quality=False):
     """Decode, detect and embed images chunk by chunk, decoding the next chunk in a thread meanwhile.
 
     Yields one ImageFaces per path, in order; a bad file yields an entry with `error`, not an exception.
@@ -170,14 +206,15 @@ def iter_encoded(image_paths, model, chunk=SCAN_CHUNK):
                 return
             pending = pool.submit(next_chunk)
             usable = [(result, pixels) for result, pixels in decoded if pixels is not None]
-            for (result, _), faces in zip(usable, model.faces_in_arrays([pixels for _, pixels in usable])):
+            arrays = [pixels for _, pixels in usable]
+            for (result, _), faces in zip(usable, model.faces_in_arrays(arrays, assess_quality)):
                 result.faces = faces
             yield from (result for result, _ in decoded)
 
 
-def encode_images(image_paths, model):
+def encode_images(image_paths, model, assess_quality=False):
     """Faces of many images in one call (see iter_encoded): a list of ImageFaces."""
-    return list(iter_encoded(image_paths, model))
+    return list(iter_encoded(image_paths, model, assess_quality=assess_quality))
 
 
 def img_to_encoding(image_path, model, require_single=False):

