@@ -1,4 +1,4 @@
-"""Faces in images: MTCNN detection, margin crop, standardisation, batched FaceNet embedding, L2 norm."""
+"""Faces in images: MTCNN detection, landmark alignment, standardisation, batched FaceNet embedding, L2 norm."""
 import itertools
 from dataclasses import dataclass, field
 
@@ -22,9 +22,9 @@ DETECTION_RETRY_SIDE = 2048
 MIN_DETECTABLE_SIDE = 24
 """Images smaller than this on either side cannot hold a detectable face."""
 EMBED_BATCH = 32
-EAGER_FACE_BUDGET = 16
+EAGER_VIEW_BUDGET = 16
 """Tracing the network into a graph costs ~4 s once, an eager call ~0.7 s each: a process embeds its first
-faces eagerly (a one-picture verify stays fast) and traces the graph once it has more to do (scan)."""
+crops eagerly (a one-picture verify stays fast) and traces the graph once it has more to do (scan)."""
 
 
 @dataclass
@@ -51,7 +51,7 @@ class FaceModel:
         self.network = network
         self.detector = detector
         self._graph = None
-        self._eager_faces = 0
+        self._eager_views = 0
 
     @property
     def name(self):
@@ -140,8 +140,8 @@ class FaceModel:
         return vectors / np.maximum(norms, 1e-12)
 
     def _inference_function(self, count):
-        if self._graph is None and self._eager_faces + count <= EAGER_FACE_BUDGET:
-            self._eager_faces += count
+        if self._graph is None and self._eager_views + count <= EAGER_VIEW_BUDGET:
+            self._eager_views += count
             return lambda batch: self.network(batch, training=False)
         if self._graph is None:
             tf = import_tensorflow()
