@@ -10,7 +10,7 @@ import facegate
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "images"
-DATA = ROOT.parent / "shared" / "data"
+DATA = (ROOT / "../shared/data").resolve()  # the shared dev data beside the checkout (CI has it too)
 STAFF = ["andrew", "arnaud", "benoit", "bertrand", "dan", "danielle", "felix", "kevin", "kian", "sebastiano",
          "tian", "younes"]
 
