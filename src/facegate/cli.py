@@ -316,8 +316,8 @@ def evaluate_pairs(settings, pairs_file, images_dir, threshold, as_json, plot):
 
     database = settings.database()
     limit = resolve_threshold(threshold, database)
-    evaluation.read_pairs(pairs_file, images_dir)  # a malformed file fails before the model loads
-    summary, distances, same = evaluation.evaluate_pairs(pairs_file, images_dir, settings.model(database), limit)
+    pairs = evaluation.read_pairs(pairs_file, images_dir)  # a malformed file fails before the model loads
+    summary, distances, same = evaluation.evaluate_pairs(pairs, settings.model(database), limit)
     if plot:
         evaluation.plot_roc(plot, distances, same, limit, f"{pairs_file.name}: {len(same)} pairs")
         summary["plot"] = str(plot)
@@ -343,9 +343,9 @@ def evaluate_gallery(settings, gallery_dir, probes_dir, truth_csv, threshold, as
 
     database = settings.database()
     limit = resolve_threshold(threshold, database)
-    evaluation.labelled_photos(gallery_dir)
-    evaluation.read_truth(truth_csv)
-    summary = evaluation.evaluate_gallery(gallery_dir, probes_dir, truth_csv, settings.model(database), limit)
+    people = evaluation.labelled_photos(gallery_dir)  # bad inputs fail before the model loads
+    truth = evaluation.read_truth(truth_csv)
+    summary = evaluation.evaluate_gallery(people, probes_dir, truth, settings.model(database), limit)
     _print_summary(summary, as_json)
     return EXIT_OK
 
@@ -368,8 +368,9 @@ def calibrate(settings, labelled_dir, far, save, as_json, plot):
 
     database = settings.database()
     if labelled_dir is not None:
-        evaluation.labelled_photos(labelled_dir)
-        embeddings, failures = evaluation.embeddings_of_folder(labelled_dir, settings.model(database))
+        people = evaluation.labelled_photos(labelled_dir)
+        encoded, failures = evaluation.encode_people(people, settings.model(database))
+        embeddings = {name: vectors for name, (_, vectors) in encoded.items()}
     else:
         embeddings, failures = evaluation.embeddings_of_database(database), {}
     summary, distances, same = evaluation.calibrate(embeddings, far, resolve_threshold(None, database))

@@ -139,16 +139,18 @@ class FaceModel:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
+    def _forward(self, batch):
+        return self.network(batch, training=False)
+
     def _inference_function(self, count):
         if self._graph is None and self._eager_views + count <= EAGER_VIEW_BUDGET:
             self._eager_views += count
-            return lambda batch: self.network(batch, training=False)
+            return self._forward
         if self._graph is None:
             tf = import_tensorflow()
             size = self.spec.input_size
             self._graph = tf.function(
-                lambda batch: self.network(batch, training=False),
-                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+                self._forward, input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)]
             )
         return self._graph
 

@@ -181,9 +181,8 @@ def plot_roc(path, distances, same, threshold, title):
         plt.close(figure)
 
 
-def evaluate_pairs(pairs_file, images_dir, model, threshold):
-    """Summary dict for an LFW pairs file, plus the distances and labels for plotting."""
-    pairs = read_pairs(pairs_file, images_dir)
+def evaluate_pairs(pairs, model, threshold):
+    """Summary dict for a PairSet (see read_pairs), plus the distances and labels for plotting."""
     distances, failures = pair_distances(pairs, model)
     summary = roc_summary(distances, pairs.same, threshold, pairs.folds)
     summary["detection_failures"] = len(failures)
@@ -215,17 +214,25 @@ def labelled_photos(folder):
     return people
 
 
-def evaluate_gallery(gallery_dir, probes_dir, truth_csv, model, threshold):
-    """Enroll the gallery into a temporary database, identify every probe as who_is_it does, and count."""
-    people = labelled_photos(gallery_dir)
-    truth = read_truth(truth_csv)
-    encodings, failures = largest_face_encodings([p for photos in people.values() for p in photos], model)
+def encode_people(people, model):
+    """{person: (source file names, (k, D) embeddings)} of the photos where a face was found; and the failures."""
+    encodings, failures = largest_face_encodings(list(itertools.chain(*people.values())), model)
+    encoded = {}
+    for name, photos in people.items():
+        found = [str(p) for p in photos if str(p) in encodings]
+        if found:
+            encoded[name] = ([Path(p).name for p in found], np.stack([encodings[p] for p in found]))
+    return encoded, failures
+
+
+def evaluate_gallery(people, probes_dir, truth, model, threshold):
+    """Enroll `people` ({person: photos}, see labelled_photos) into a temporary database, identify every probe
+    of `truth` ({file: identity or None}, see read_truth) as who_is_it does, and count."""
+    encoded, failures = encode_people(people, model)
     with tempfile.TemporaryDirectory(prefix="facegate-eval-") as scratch:
         database = Database(scratch)
-        for name, photos in people.items():
-            enrolled = [p for p in map(str, photos) if p in encodings]
-            if enrolled:
-                database.add(name, [encodings[p] for p in enrolled], [Path(p).name for p in enrolled], model.name)
+        for name, (sources, vectors) in encoded.items():
+            database.add(name, vectors, sources, model.name)
         database.save()
         gallery = Gallery.of(Database.load(scratch))
     probe_paths = [Path(probes_dir) / name for name in truth]
@@ -304,18 +311,6 @@ def calibrate(embeddings_by_person, far, threshold):
 
 def round_down(value, places=4):
     return float(np.floor(value * 10 ** places) / 10 ** places)
-
-
-def embeddings_of_folder(folder, model):
-    """{person: (k, D) embeddings} from a folder with one sub-folder per person; and the detection failures."""
-    people = labelled_photos(folder)
-    encodings, failures = largest_face_encodings(list(itertools.chain(*people.values())), model)
-    result = {}
-    for name, photos in people.items():
-        found = [encodings[str(p)] for p in photos if str(p) in encodings]
-        if found:
-            result[name] = np.stack(found)
-    return result, failures
 
 
 def embeddings_of_database(database):
