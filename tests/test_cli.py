@@ -48,8 +48,9 @@ def test_enroll_verify_identify_the_seed_scenario(tmp_path):
     assert match.returncode == 0, match.stderr
     assert match.stderr == ""
     record = json.loads(match.stdout)
-    assert set(record) == {"path", "identity", "distance", "match", "threshold"}
+    assert set(record) == {"path", "identity", "distance", "match", "threshold", "faces"}
     assert record["identity"] == "younes" and record["match"] is True and record["threshold"] == 0.7
+    assert record["faces"] == 1
     assert 0 <= record["distance"] < 0.1
 
     listed = json.loads(run_facegate("--db", db, "list", "--json").stdout)
@@ -111,6 +112,18 @@ def test_several_faces_need_largest_to_enroll(tmp_path):
     assert accepted.returncode == 0, accepted.stderr
 
 
+def test_verify_decides_on_the_largest_face_and_says_so_unless_one_is_required(tmp_path):
+    db, crowd = tmp_path / "db", DATA / "bbt" / "bbt1.jpg"
+    assert run_facegate("--db", db, "enroll", "crowd", "--largest", crowd).returncode == 0
+    decided = run_facegate("--db", db, "verify", crowd, "crowd")
+    assert decided.returncode == 0, decided.stderr
+    assert "the largest of" in decided.stdout and "MATCH, door opens" in decided.stdout
+    before = snapshot(db)
+    one_error_line(run_facegate("--db", db, "verify", crowd, "crowd", "--require-single-face"),
+                   "bbt1.jpg", "faces found where one was expected")
+    assert snapshot(db) == before
+
+
 def test_scan_streams_every_image_and_keeps_going(staff_db, tmp_path):
     folder = tmp_path / "camera roll"
     (folder / "sub").mkdir(parents=True)
@@ -146,3 +159,27 @@ def test_list_remove_and_threshold_commands(staff_db):
     assert run_facegate("--db", staff_db, "threshold", "set", "0.9").returncode == 0
     assert run_facegate("--db", staff_db, "threshold").stdout.startswith("0.9000 (stored")
     assert json.loads(run_facegate("--db", staff_db, "list", "--json").stdout)["threshold"] == 0.9
+
+
+def test_export_import_and_rename_commands(staff_db, tmp_path):
+    backup, copy = tmp_path / "staff.facegate", tmp_path / "copy"
+    exported = run_facegate("--db", staff_db, "export", backup)
+    assert exported.returncode == 0 and "12 people" in exported.stdout, exported.stderr
+    assert run_facegate("--db", copy, "import", backup).returncode == 0
+    listing = lambda db: json.loads(run_facegate("--db", db, "list", "--json").stdout)
+    assert listing(copy) == {**listing(staff_db), "database": str(copy)}
+
+    before = snapshot(copy)
+    one_error_line(run_facegate("--db", copy, "import", backup), "not empty", "--replace")
+    one_error_line(run_facegate("--db", copy, "rename", "kian", "younes"), "already enrolled")
+    one_error_line(run_facegate("--db", copy, "rename", "Kian", "kiann"), "'Kian'", "not enrolled")
+    damaged = tmp_path / "damaged.facegate"
+    damaged.write_bytes(backup.read_bytes().replace(b'"younes"', b'"yunes"'))
+    one_error_line(run_facegate("--db", copy, "import", "--replace", damaged), "damaged.facegate", "sha256")
+    assert snapshot(copy) == before
+
+    assert run_facegate("--db", copy, "rename", "kian", "kian m.").returncode == 0
+    assert run_facegate("--db", copy, "import", "--merge", backup).returncode == 0
+    names = [p["name"] for p in listing(copy)["people"]]
+    assert "kian m." in names and "kian" in names and len(names) == 13
+    assert run_facegate("--db", copy, "verify", IMAGES / "kian.jpg", "kian m.").returncode == 0

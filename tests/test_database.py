@@ -10,7 +10,7 @@ import pytest
 
 import facegate
 from facegate import database as db_module
-from facegate.database import INDEX_NAME, Database, transaction
+from facegate.database import INDEX_NAME, Database, export_database, read_export, transaction
 from facegate.errors import DatabaseError, UnknownIdentityError
 
 from conftest import snapshot
@@ -70,7 +70,8 @@ def test_an_exception_inside_a_transaction_saves_nothing(staff_db):
     assert after == before
 
 
-def test_concurrent_enrolls_from_several_processes_lose_nothing(tmp_path, staff_encodings):
+@pytest.mark.parametrize("attempt", range(3))
+def test_concurrent_enrolls_from_eight_processes_lose_nothing(tmp_path, staff_encodings, attempt):
     folder = tmp_path / "db"
     np.save(tmp_path / "vectors.npy", np.stack(list(staff_encodings.values())))
     worker = textwrap.dedent(f"""
@@ -82,10 +83,10 @@ def test_concurrent_enrolls_from_several_processes_lose_nothing(tmp_path, staff_
             with transaction({str(folder)!r}) as database:
                 database.add(f"person{{worker}}-{{round}}", vectors[worker:worker + 1], ["p.jpg"], "facenet128")
     """)
-    processes = [subprocess.Popen([sys.executable, "-c", worker, str(i)]) for i in range(6)]
-    assert [p.wait(timeout=120) for p in processes] == [0] * 6
+    processes = [subprocess.Popen([sys.executable, "-c", worker, str(i)]) for i in range(8)]
+    assert [p.wait(timeout=120) for p in processes] == [0] * 8
     people = Database.load(folder).people()
-    assert sorted(people) == sorted(f"person{w}-{r}" for w in range(6) for r in range(3))
+    assert sorted(people) == sorted(f"person{w}-{r}" for w in range(8) for r in range(3))
 
 
 def test_model_mismatch_is_refused(staff_db, staff_encodings):
@@ -115,6 +116,22 @@ def damage_index(folder, change):
     (folder / INDEX_NAME).write_text(json.dumps(index))
 
 
+def replace_vectors(folder, change, shape=None):
+    """Rewrite the vectors file with `change` applied, and its hash in the index, as a tamperer would."""
+    import hashlib
+    import io
+
+    vectors = Database.load(folder).embeddings.copy()
+    if shape:
+        vectors = np.resize(vectors, shape)
+    change(vectors)
+    buffer = io.BytesIO()
+    np.savez(buffer, embeddings=vectors)
+    data = buffer.getvalue()
+    next(folder.glob("vectors-*.npz")).write_bytes(data)
+    damage_index(folder, lambda i: i["vectors"].update(sha256=hashlib.sha256(data).hexdigest()))
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda f: (f / INDEX_NAME).write_text('{"format": "facegate-db", "entr'), "damaged database index"),
     (lambda f: (f / INDEX_NAME).write_bytes(b"\xff\xfe\x00garbage"), "damaged database index"),
@@ -125,6 +142,12 @@ def damage_index(folder, change):
     (lambda f: damage_index(f, lambda i: i["vectors"].update(file="../../etc/passwd")), "invalid vectors file"),
     (lambda f: next(f.glob("vectors-*.npz")).write_bytes(b"PK\x03\x04 broken"), "damaged vectors file"),
     (lambda f: next(f.glob("vectors-*.npz")).unlink(), "missing"),
+    (lambda f: replace_vectors(f, lambda v: v.__setitem__((3, 5), np.nan)), "NaN"),
+    (lambda f: replace_vectors(f, lambda v: v.__setitem__((0, 0), np.inf)), "NaN or infinity"),
+    (lambda f: replace_vectors(f, lambda v: v.__imul__(1.5)), "not unit vectors"),
+    (lambda f: replace_vectors(f, lambda v: None, shape=(12, 64)), "do not match"),
+    (lambda f: damage_index(f, lambda i: i["entries"].append(dict(i["entries"][0]))), "do not match"),
+    (lambda f: os.truncate(f / INDEX_NAME, 1024 ** 3), "larger than any real database"),
 ])
 def test_damaged_databases_give_one_clear_error(staff_db, damage, message):
     damage(staff_db)
@@ -169,3 +192,53 @@ def test_default_location_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("FACEGATE_DB", str(tmp_path / "elsewhere"))
     assert db_module.default_path() == tmp_path / "elsewhere"
     assert os.environ["FACEGATE_DB"]
+
+
+def test_export_and_import_restore_every_person_exactly(staff_db, tmp_path):
+    with transaction(staff_db) as database:
+        database.set_threshold(0.8)
+    original = Database.load(staff_db)
+    backup = tmp_path / "staff.facegate"
+    export_database(original, backup)
+    restored = read_export(backup)
+    assert restored.model == original.model and restored.threshold == 0.8
+    assert restored.entries == original.entries
+    assert np.array_equal(restored.embeddings, original.embeddings)
+    header = json.loads(backup.read_bytes().splitlines()[0])
+    assert header["format"] == "facegate-export" and header["version"] == 1 and len(header["sha256"]) == 64
+
+
+def tamper_export(path, change):
+    header, body = path.read_bytes().split(b"\n", 1)
+    path.write_bytes(b"\n".join(change(header, body)))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda h, b: (h, b.replace(b'"kian"', b'"kiam"')), "sha256 does not match"),
+    (lambda h, b: (h.replace(b'"version": 1', b'"version": 2'), b), "version 2 is not supported"),
+    (lambda h, b: (b"PK\x03\x04", b), "not a facegate export"),
+    (lambda h, b: (b"", b""), "not a facegate export"),
+])
+def test_damaged_exports_are_refused(staff_db, tmp_path, damage, message):
+    backup = tmp_path / "staff.facegate"
+    export_database(Database.load(staff_db), backup)
+    tamper_export(backup, damage)
+    with pytest.raises(DatabaseError, match=message) as caught:
+        read_export(backup)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_export_is_validated_like_a_database_even_with_a_matching_hash(staff_db, tmp_path):
+    import base64
+    import hashlib
+
+    backup = tmp_path / "staff.facegate"
+    export_database(Database.load(staff_db), backup)
+    body = json.loads(backup.read_bytes().split(b"\n", 1)[1])
+    vectors = np.frombuffer(base64.b64decode(body["embeddings"]), "<f4") * 2
+    body["embeddings"] = base64.b64encode(vectors.astype("<f4").tobytes()).decode()
+    data = json.dumps(body).encode()
+    header = {"format": "facegate-export", "version": 1, "sha256": hashlib.sha256(data).hexdigest()}
+    backup.write_bytes(json.dumps(header).encode() + b"\n" + data)
+    with pytest.raises(DatabaseError, match="not unit vectors"):
+        read_export(backup)

@@ -60,6 +60,26 @@ def test_empty_database_never_opens(model, tmp_path):
         facegate.who_is_it(IMAGES / "camera_0.jpg", empty, model)
 
 
+def test_verify_of_a_crowd_uses_the_largest_face_unless_one_face_is_required(model):
+    from conftest import DATA
+
+    crowd = DATA / "bbt" / "bbt1.jpg"
+    enrolled = {"largest": facegate.img_to_encoding(crowd, model)}
+    dist, door_open = facegate.verify(crowd, "largest", enrolled, model)
+    assert door_open and dist < 1e-5
+    with pytest.raises(facegate.MultipleFacesError, match="bbt1.jpg"):
+        facegate.verify(crowd, "largest", enrolled, model, require_single_face=True)
+
+
+def test_nan_embedding_never_opens_the_door():
+    from facegate.matching import verify_encoding
+
+    gallery = Gallery(np.array(["a"], dtype=object), np.eye(1, 4, dtype=np.float32))
+    assert verify_encoding(np.full(4, np.nan, np.float32), "a", gallery, 0.7) == (pytest.approx(np.nan, nan_ok=True), False)
+    with pytest.raises(UnknownIdentityError):
+        verify_encoding(np.eye(1, 4, dtype=np.float32)[0], "A", gallery, 0.7)
+
+
 def test_database_of_another_model_is_refused(staff_db, model):
     database = facegate.Database.load(staff_db)
     database.model = "facenet512"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from .database import Database, check_name, check_threshold, default_path, transaction
+from .database import Database, check_name, check_threshold, default_path, export_database, read_export, transaction
 from .errors import FacegateError, ImageError, NoFaceError
 from .imaging import check_image, find_images, is_image_name
-from .matching import THRESHOLD, Gallery, nearest, resolve_threshold, verify as verify_image
+from .matching import THRESHOLD, Gallery, nearest, resolve_threshold, verify_encoding
 from .models import DEFAULT_MODEL, MODELS
 
 EXIT_OK, EXIT_NO, EXIT_ERROR = 0, 1, 2
@@ -113,24 +113,32 @@ def enroll(settings, name, images, largest):
 @click.argument("image", type=click.Path(path_type=Path))
 @click.argument("name")
 @threshold_option
+@click.option("--require-single-face", is_flag=True,
+              help="Refuse (exit 2) a picture showing more than one face instead of deciding on the largest.")
 @json_option
 @click.pass_obj
-def verify(settings, image, name, threshold, as_json):
+def verify(settings, image, name, threshold, require_single_face, as_json):
     """Is the person in IMAGE the enrolled NAME? Decides on the largest face.
 
     Exit status: 0 match (door opens), 1 no match, 2 error.
     """
+    from .encoder import largest_face
+
     database = settings.database()
     limit = resolve_threshold(threshold, database)
     database.embeddings_of(name)  # unknown names and unusable files fail before the model loads
     check_image(image)
-    distance, door_open = verify_image(image, name, database, settings.model(database), limit)
+    model, gallery = settings.model(database), Gallery.of(database)
+    gallery.check_model(model)
+    face, face_count = largest_face(image, model, require_single=require_single_face)
+    distance, door_open = verify_encoding(face.embedding, name, gallery, limit)
     if as_json:
         _emit({"path": str(image), "identity": name, "distance": _round(distance), "match": door_open,
-               "threshold": limit})
+               "threshold": limit, "faces": face_count})
     else:
         verdict = "MATCH, door opens" if door_open else "NO MATCH, door stays closed"
-        click.echo(f"{image}: {name}: distance {distance:.3f} (threshold {limit:.3f}): {verdict}")
+        among = f" (the largest of {face_count} faces)" if face_count > 1 else ""
+        click.echo(f"{image}: {name}{among}: distance {distance:.3f} (threshold {limit:.3f}): {verdict}")
     return EXIT_OK if door_open else EXIT_NO
 
 
@@ -256,6 +264,52 @@ def remove(settings, name):
     with transaction(settings.db_path) as database:
         removed = database.remove(name)
     click.echo(f"{name}: removed ({removed} photo(s))")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("old")
+@click.argument("new")
+@click.pass_obj
+def rename(settings, old, new):
+    """Rename the enrolled OLD to NEW (which must not be enrolled yet)."""
+    settings.database().rename(old, new)  # refused without touching the database
+    with transaction(settings.db_path) as database:
+        database.rename(old, new)
+    click.echo(f"{old}: renamed to {new}")
+    return EXIT_OK
+
+
+@cli.command(name="export")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+def export_people(settings, file):
+    """Back up the database into one portable, hash-checked FILE (see `facegate import`)."""
+    database = settings.database()
+    if not database.entries:
+        raise FacegateError(f"{database.path}: nothing enrolled, nothing to export")
+    export_database(database, file)
+    click.echo(f"{file}: {len(database.people())} people, {len(database.entries)} photo(s) exported")
+    return EXIT_OK
+
+
+@cli.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--replace", is_flag=True, help="Replace everything enrolled with the export's people.")
+@click.option("--merge", is_flag=True, help="Add the export's people beside those enrolled.")
+@click.pass_obj
+def import_people(settings, file, replace, merge):
+    """Restore people from an export FILE; into a non-empty database only with --replace or --merge."""
+    if replace and merge:
+        raise click.UsageError("--replace and --merge exclude each other")
+    imported = read_export(file)
+    if settings.model_name:
+        imported.check_model(settings.model_name)
+    with transaction(settings.db_path) as current:
+        if current.entries and not (replace or merge):
+            raise FacegateError(f"{current.path}: the database is not empty: use --replace or --merge")
+        current.absorb(imported, replace=replace)
+    click.echo(f"{file}: {len(imported.people())} people, {len(imported.entries)} photo(s) imported")
     return EXIT_OK
 
 

@@ -3,18 +3,24 @@
     <db>/facegate.json        schema version, model, embedding size, threshold, one entry per embedding
     <db>/vectors-<hash>.npz   'embeddings': float32 (entries, embedding size); named by its sha256
 
+An export (backup) is one portable file: a JSON header line naming the format, its version and the sha256 of
+the body, then the body, a JSON document with the same fields as the index and the embeddings as base64 of
+little-endian float32.
+
 A commit writes the new NPZ under a new name, then atomically replaces the JSON that names it, so a crash at
 any point leaves either the old or the new database. Writers serialise on <db>/.lock.
 """
+import base64
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import os
 import tempfile
 import unicodedata
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,6 +38,8 @@ MAX_INDEX_BYTES = 256 * 1024 * 1024
 MAX_NAME_LENGTH = 128
 NORM_TOLERANCE = 1e-3
 LOCK_TIMEOUT_S = 60
+EXPORT_FORMAT = "facegate-export"
+EXPORT_VERSION = 1
 
 
 def default_path():
@@ -158,6 +166,33 @@ class Database:
         self.embeddings = self.embeddings[keep]
         return removed
 
+    def rename(self, old, new):
+        """Give every embedding of `old` the name `new`, which must not be enrolled yet."""
+        check_name(new)
+        if old not in self.row_names:
+            raise UnknownIdentityError(old)
+        if new in self.row_names:
+            raise DatabaseError(f"{new!r} is already enrolled")
+        self.entries = [replace(entry, name=new) if entry.name == old else entry for entry in self.entries]
+
+    def absorb(self, other, replace=False):
+        """Take `other`'s people (an imported database): in place of ours with `replace`, else beside them.
+
+        Merging keeps our threshold unless we have none."""
+        if replace:
+            self.model, self.threshold = other.model, other.threshold
+            self.entries, self.embeddings = list(other.entries), other.embeddings.copy()
+            return
+        if not other.entries:
+            return
+        self.check_model(other.model)
+        if self.model is None:
+            self.model, self.embeddings = other.model, np.zeros((0, other.embeddings.shape[1]), np.float32)
+        self.entries.extend(other.entries)
+        self.embeddings = np.concatenate([self.embeddings, other.embeddings])
+        if self.threshold is None:
+            self.threshold = other.threshold
+
     def set_threshold(self, value):
         self.threshold = None if value is None else check_threshold(value)
 
@@ -169,7 +204,8 @@ class Database:
         data = buffer.getvalue()
         digest = hashlib.sha256(data).hexdigest()
         vectors_name = f"vectors-{digest[:16]}.npz"
-        _write_atomically(self.path / vectors_name, data)
+        vectors_path = self.path / vectors_name
+        already_there = vectors_path.exists()
         index = {
             "format": FORMAT,
             "schema_version": SCHEMA_VERSION,
@@ -180,10 +216,69 @@ class Database:
             "entries": [asdict(entry) for entry in self.entries],
         }
         text = json.dumps(index, indent=1, ensure_ascii=False) + "\n"
-        _write_atomically(self.path / INDEX_NAME, text.encode("utf-8"))
-        for stale in self.path.glob("vectors-*.npz"):
-            if stale.name != vectors_name:
+        try:
+            if not already_there:
+                _write_atomically(vectors_path, data)
+            _write_atomically(self.path / INDEX_NAME, text.encode("utf-8"))
+        except BaseException:
+            if not already_there:  # the committed index does not name it: leave the folder as it was
+                with contextlib.suppress(OSError):
+                    vectors_path.unlink()
+            raise
+        for stale in itertools.chain(self.path.glob("vectors-*.npz"), self.path.glob(".*.tmp")):
+            if stale.name != vectors_name:  # superseded vectors, and leftovers of a writer that was killed
                 stale.unlink(missing_ok=True)
+
+
+def export_database(database, target):
+    """Write `database` to the file `target` (atomically) as a portable, hash-checked export."""
+    body = {
+        "model": database.model,
+        "embedding_size": int(database.embeddings.shape[1]) if database.model else None,
+        "threshold": database.threshold,
+        "entries": [asdict(entry) for entry in database.entries],
+        "embeddings": base64.b64encode(np.ascontiguousarray(database.embeddings, "<f4").tobytes()).decode("ascii"),
+    }
+    body_bytes = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    header = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "sha256": hashlib.sha256(body_bytes).hexdigest()}
+    target = Path(target)
+    _write_atomically(target, json.dumps(header).encode("ascii") + b"\n" + body_bytes + b"\n")
+
+
+def read_export(source):
+    """The Database (not yet saved anywhere) held by the export file `source`, after checking its hash and
+    validating it as strictly as a database folder."""
+    source = Path(source)
+    try:
+        size = source.stat().st_size
+        if size > MAX_INDEX_BYTES:
+            raise DatabaseError(f"{source}: export of {size:,} bytes is larger than any real database")
+        with source.open("rb") as handle:
+            header_line = handle.readline(4096)
+            body_bytes = handle.read().rstrip(b"\n")
+    except OSError as exc:
+        raise DatabaseError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    try:
+        header = json.loads(header_line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+        raise DatabaseError(f"{source}: not a facegate export")
+    if header.get("version") != EXPORT_VERSION:
+        raise DatabaseError(f"{source}: export version {header.get('version')!r} is not supported (expected {EXPORT_VERSION})")
+    if hashlib.sha256(body_bytes).hexdigest() != header.get("sha256"):
+        raise DatabaseError(f"{source}: damaged export (sha256 does not match its header)")
+    try:
+        body = json.loads(body_bytes.decode("utf-8"))
+        raw = base64.b64decode(body["embeddings"], validate=True)
+        size = body["embedding_size"] or 0
+        rows = len(body["entries"])
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DatabaseError(f"{source}: damaged export ({exc})") from None
+    if not isinstance(size, int) or len(raw) != rows * size * 4:
+        raise DatabaseError(f"{source}: damaged export ({len(raw)} bytes of embeddings for {rows} entries)")
+    embeddings = np.frombuffer(raw, "<f4").astype(np.float32).reshape(rows, size)
+    return _validated(source, source, body, embeddings)
 
 
 @contextlib.contextmanager
@@ -214,11 +309,13 @@ def _write_atomically(target, data):
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    # Make the rename durable where the file system allows; the commit itself has already happened.
+    with contextlib.suppress(OSError):
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 def _read_index(index_file):
@@ -243,19 +340,31 @@ def _read_index(index_file):
 def _from_index(path, index):
     where = path / INDEX_NAME
     try:
-        model = index["model"]
-        threshold = index["threshold"]
-        entries = [Entry(**{k: e[k] for k in ("name", "source", "enrolled_at")}) for e in index["entries"]]
         vectors_file, vectors_sha = index["vectors"]["file"], index["vectors"]["sha256"]
     except (KeyError, TypeError) as exc:
         raise DatabaseError(f"{where}: damaged database index (missing or malformed {exc})") from None
-    if model is not None and model not in MODELS:
+    if not isinstance(vectors_file, str) or Path(vectors_file).name != vectors_file:
+        raise DatabaseError(f"{where}: invalid vectors file name {vectors_file!r}")
+    embeddings = _read_vectors(path / vectors_file, vectors_sha)
+    return _validated(path, where, index, embeddings)
+
+
+def _validated(path, where, record, embeddings):
+    """A Database from a record's model, embedding size, threshold and entries, and its (N, D) embeddings,
+    after checking that each part is well-formed and that they fit together. `where` names the source."""
+    try:
+        model = record["model"]
+        threshold = record["threshold"]
+        entries = [Entry(**{k: e[k] for k in ("name", "source", "enrolled_at")}) for e in record["entries"]]
+    except (KeyError, TypeError) as exc:
+        raise DatabaseError(f"{where}: damaged database (missing or malformed {exc})") from None
+    if model is not None and (not isinstance(model, str) or model not in MODELS):
         raise DatabaseError(f"{where}: unknown model {model!r}")
     if model is None and entries:
         raise DatabaseError(f"{where}: entries without a model")
     expected_size = MODELS[model].embedding_size if model else None
-    if index.get("embedding_size") != expected_size:
-        raise DatabaseError(f"{where}: embedding size {index.get('embedding_size')!r} does not fit {model}")
+    if record.get("embedding_size") != expected_size:
+        raise DatabaseError(f"{where}: embedding size {record.get('embedding_size')!r} does not fit {model}")
     if threshold is not None:
         try:
             threshold = check_threshold(threshold)
@@ -268,17 +377,14 @@ def _from_index(path, index):
             check_name(entry.name)
         except DatabaseError as exc:
             raise DatabaseError(f"{where}: {exc}") from None
-    if not isinstance(vectors_file, str) or Path(vectors_file).name != vectors_file:
-        raise DatabaseError(f"{where}: invalid vectors file name {vectors_file!r}")
-    embeddings = _read_vectors(path / vectors_file, vectors_sha)
     if embeddings.shape != (len(entries), expected_size or embeddings.shape[1]) or (
         model is None and embeddings.size
     ):
         raise DatabaseError(
-            f"{path / vectors_file}: {embeddings.shape[0]}x{embeddings.shape[1]} embeddings "
+            f"{where}: {embeddings.shape[0]}x{embeddings.shape[1]} embeddings "
             f"do not match {len(entries)} entries of size {expected_size}"
         )
-    _check_vectors(embeddings, path / vectors_file)
+    _check_vectors(embeddings, where)
     return Database(path, model, threshold, entries, embeddings)
 
 

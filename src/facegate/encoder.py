@@ -219,14 +219,21 @@ def encode_images(image_paths, model, assess_quality=False):
     return list(iter_encoded(image_paths, model, assess_quality=assess_quality))
 
 
-def img_to_encoding(image_path, model, require_single=False):
-    """The unit embedding of the largest face in the image (the notebook's contract)."""
+def largest_face(image_path, model, require_single=False):
+    """The largest face of the image, embedded, and how many faces the image shows.
+
+    NoFaceError when there is none; MultipleFacesError for several when `require_single`."""
     faces = model.faces_in_arrays([load_image(image_path)])[0]
     if not faces:
         raise NoFaceError(image_path)
     if require_single and len(faces) > 1:
         raise MultipleFacesError(image_path, len(faces))
-    return faces[0].embedding
+    return faces[0], len(faces)
+
+
+def img_to_encoding(image_path, model, require_single=False):
+    """The unit embedding of the largest face in the image (the notebook's contract)."""
+    return largest_face(image_path, model, require_single)[0].embedding
 
 
 def load_model(name=DEFAULT_MODEL, weights=None):

@@ -83,19 +83,28 @@ def distance_to_enrolled(encoding, enrolled):
     return float(np.min(l2_distances(encoding, enrolled)))
 
 
-def verify(image_path, identity, database, model, threshold=None):
+def verify_encoding(encoding, identity, gallery, threshold):
+    """(dist, door_open) for one face embedding against exactly `identity` (no case folding)."""
+    enrolled = gallery.embeddings[gallery.names == identity]
+    if not len(enrolled):
+        raise UnknownIdentityError(identity)
+    distance = distance_to_enrolled(encoding, enrolled)
+    return distance, bool(distance < check_threshold(threshold))  # NaN is never below
+
+
+def verify(image_path, identity, database, model, threshold=None, require_single_face=False):
     """Is the person in the image `identity`? Returns (dist, door_open), deciding on the largest face.
 
-    dist is the smallest distance to any enrolled photo of exactly `identity` (no case folding)."""
+    dist is the smallest distance to any enrolled photo of exactly `identity`. With `require_single_face`,
+    an image showing several faces raises MultipleFacesError instead."""
     from .encoder import img_to_encoding
 
     gallery = Gallery.of(database)
     gallery.check_model(model)
-    enrolled = gallery.embeddings[gallery.names == identity]
-    if not len(enrolled):
+    if not (gallery.names == identity).any():
         raise UnknownIdentityError(identity)
-    distance = distance_to_enrolled(img_to_encoding(image_path, model), enrolled)
-    return distance, bool(distance < resolve_threshold(threshold, database))
+    encoding = img_to_encoding(image_path, model, require_single=require_single_face)
+    return verify_encoding(encoding, identity, gallery, resolve_threshold(threshold, database))
 
 
 def who_is_it(image_path, database, model, threshold=None):
