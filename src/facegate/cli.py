@@ -1,4 +1,5 @@
 """The `facegate` command: a thin click layer over the library. Exit codes: 0 yes/done, 1 no, 2 error."""
+import contextlib
 import csv
 import json
 import os
@@ -8,12 +9,14 @@ from pathlib import Path
 import click
 
 from .database import Database, check_name, check_threshold, default_path, export_database, read_export, transaction
-from .errors import FacegateError, ImageError, NoFaceError
+from .errors import FacegateError, ImageError, NoFaceError, printable
 from .imaging import check_image, find_images, is_image_name
 from .matching import THRESHOLD, Gallery, nearest, resolve_threshold, verify_encoding
 from .models import DEFAULT_MODEL, MODELS
 
 EXIT_OK, EXIT_NO, EXIT_ERROR = 0, 1, 2
+PATH = click.Path(path_type=Path, readable=False)
+"""Path arguments are checked by the library, which explains a problem in one line (click's usage text would not)."""
 
 
 class Settings:
@@ -29,10 +32,18 @@ class Settings:
         return database
 
     def model(self, database):
-        """Load the model the database was built with (or --model, or the default); imports TensorFlow."""
+        """The model the database was built with (or --model, or the default); imports TensorFlow.
+
+        Loaded once per process (commands run in one process, as in tests or a service, share it)."""
         from .encoder import load_model
 
-        return load_model(self.model_name or database.model or DEFAULT_MODEL, self.weights)
+        key = (self.model_name or database.model or DEFAULT_MODEL, self.weights)
+        if key not in _LOADED_MODELS:
+            _LOADED_MODELS[key] = load_model(*key)
+        return _LOADED_MODELS[key]
+
+
+_LOADED_MODELS = {}
 
 
 def threshold_option(function):
@@ -48,11 +59,11 @@ def json_option(function):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="facegate")
-@click.option("--db", "db_path", type=click.Path(path_type=Path), envvar="FACEGATE_DB",
+@click.option("--db", "db_path", type=PATH, envvar="FACEGATE_DB",
               help=f"Database folder [env FACEGATE_DB; default {default_path()}].")
 @click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), default=None,
               help=f"Embedding model; default: the database's, else {DEFAULT_MODEL}.")
-@click.option("--weights", type=click.Path(path_type=Path), envvar="FACEGATE_WEIGHTS",
+@click.option("--weights", type=PATH, envvar="FACEGATE_WEIGHTS",
               help="Local weights file for the model (air-gapped machines) [env FACEGATE_WEIGHTS].")
 @click.pass_context
 def cli(ctx, db_path, model_name, weights):
@@ -65,7 +76,7 @@ def cli(ctx, db_path, model_name, weights):
 
 @cli.command()
 @click.argument("name")
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=PATH)
 @click.option("--largest", is_flag=True, help="Enroll the largest face of a photo that shows several.")
 @click.pass_obj
 def enroll(settings, name, images, largest):
@@ -78,10 +89,16 @@ def enroll(settings, name, images, largest):
 
     check_name(name)
     database = settings.database()
-    files = _expand_photos(images)
-    model = settings.model(database)
-    accepted, sources, refused = [], [], []
-    for result in encode_images(files, model, assess_quality=True):
+    files, refused = [], []
+    for path in _expand_photos(images):  # clearly unusable files are refused before the model loads
+        try:
+            check_image(path)
+            files.append(path)
+        except ImageError as exc:
+            refused.append(exc)
+    accepted, sources = [], []
+    results = encode_images(files, settings.model(database), assess_quality=True) if files else []
+    for result in results:
         problem = result.error
         if not problem and not result.faces:
             problem = NoFaceError(result.path).reason
@@ -92,7 +109,7 @@ def enroll(settings, name, images, largest):
             continue
         accepted.append(result.faces[0].embedding)
         sources.append(os.path.basename(result.path))
-        click.echo(f"{name}: enrolled {result.path}")
+        _say(f"{name}: enrolled {result.path}")
         if result.faces[0].problems:
             _warn(f"warning: {result.path}: {'; '.join(result.faces[0].problems)}: a weak reference photo; "
                   "enroll a better one too if you can")
@@ -103,14 +120,14 @@ def enroll(settings, name, images, largest):
     if not accepted:
         raise FacegateError(f"nothing enrolled for {name!r}")
     with transaction(database.path) as current:
-        current.add(name, accepted, sources, model.name)
+        current.add(name, accepted, sources, settings.model(database).name)
         total = sum(1 for entry in current.entries if entry.name == name)
     click.echo(f"{name}: {len(accepted)} photo(s) added, {total} enrolled in all")
     return EXIT_OK
 
 
 @cli.command()
-@click.argument("image", type=click.Path(path_type=Path))
+@click.argument("image", type=PATH)
 @click.argument("name")
 @threshold_option
 @click.option("--require-single-face", is_flag=True,
@@ -138,12 +155,12 @@ def verify(settings, image, name, threshold, require_single_face, as_json):
     else:
         verdict = "MATCH, door opens" if door_open else "NO MATCH, door stays closed"
         among = f" (the largest of {face_count} faces)" if face_count > 1 else ""
-        click.echo(f"{image}: {name}{among}: distance {distance:.3f} (threshold {limit:.3f}): {verdict}")
+        _say(f"{image}: {name}{among}: distance {distance:.3f} (threshold {limit:.3f}): {verdict}")
     return EXIT_OK if door_open else EXIT_NO
 
 
 @cli.command()
-@click.argument("image", type=click.Path(path_type=Path))
+@click.argument("image", type=PATH)
 @threshold_option
 @json_option
 @click.pass_obj
@@ -168,14 +185,14 @@ def identify(settings, image, threshold, as_json):
         _emit(_image_record(result, matches))
     elif result.error is None:
         for line in _face_lines(result, matches):
-            click.echo(line)
+            _say(line)
     if result.error:
         raise ImageError(image, result.error)
     return EXIT_OK if any(m.identity for m in matches) else EXIT_NO
 
 
 @cli.command()
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folder", type=PATH)
 @threshold_option
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="CSV output: one row per face (or per image without one).")
@@ -215,11 +232,11 @@ def scan(settings, folder, threshold, as_json, as_csv):
             elif writer:
                 _write_csv_rows(writer, result, matches)
             elif result.error:
-                click.echo(f"{result.path}: error: {result.error}")
+                _say(f"{result.path}: error: {result.error}")
             elif not result.faces:
-                click.echo(f"{result.path}: no face")
+                _say(f"{result.path}: no face")
             else:
-                click.echo(f"{result.path}: " + ", ".join(_short_match(m) for m in matches))
+                _say(f"{result.path}: " + ", ".join(_short_match(m) for m in matches))
             sys.stdout.flush()
             progress.update(1)
     _warn(
@@ -246,12 +263,12 @@ def list_people(settings, as_json):
         })
         return EXIT_OK
     if not people:
-        click.echo(f"no one is enrolled in {database.path}")
+        _say(f"no one is enrolled in {database.path}")
         return EXIT_OK
     width = max(len(name) for name in people)
     for name, entries in people.items():
         click.echo(f"{name:<{width}}  {len(entries)} photo(s), last enrolled {max(e.enrolled_at for e in entries)}")
-    click.echo(f"{len(people)} people, {len(database)} photo(s), model {database.model}, {database.path}")
+    _say(f"{len(people)} people, {len(database)} photo(s), model {database.model}, {database.path}")
     return EXIT_OK
 
 
@@ -281,7 +298,7 @@ def rename(settings, old, new):
 
 
 @cli.command(name="export")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=PATH)
 @click.pass_obj
 def export_people(settings, file):
     """Back up the database into one portable, hash-checked FILE (see `facegate import`)."""
@@ -289,12 +306,12 @@ def export_people(settings, file):
     if not database.entries:
         raise FacegateError(f"{database.path}: nothing enrolled, nothing to export")
     export_database(database, file)
-    click.echo(f"{file}: {len(database.people())} people, {len(database.entries)} photo(s) exported")
+    _say(f"{file}: {len(database.people())} people, {len(database.entries)} photo(s) exported")
     return EXIT_OK
 
 
 @cli.command(name="import")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=PATH)
 @click.option("--replace", is_flag=True, help="Replace everything enrolled with the export's people.")
 @click.option("--merge", is_flag=True, help="Add the export's people beside those enrolled.")
 @click.pass_obj
@@ -309,7 +326,7 @@ def import_people(settings, file, replace, merge):
         if current.entries and not (replace or merge):
             raise FacegateError(f"{current.path}: the database is not empty: use --replace or --merge")
         current.absorb(imported, replace=replace)
-    click.echo(f"{file}: {len(imported.people())} people, {len(imported.entries)} photo(s) imported")
+    _say(f"{file}: {len(imported.people())} people, {len(imported.entries)} photo(s) imported")
     return EXIT_OK
 
 
@@ -349,13 +366,13 @@ def evaluate():
 
 
 def plot_option(function):
-    return click.option("--plot", type=click.Path(path_type=Path), default=None,
+    return click.option("--plot", type=PATH, default=None,
                         help="Write the ROC curve, operating point marked, to this PNG file.")(function)
 
 
 @evaluate.command(name="pairs")
-@click.argument("pairs_file", type=click.Path(path_type=Path))
-@click.argument("images_dir", type=click.Path(path_type=Path))
+@click.argument("pairs_file", type=PATH)
+@click.argument("images_dir", type=PATH)
 @threshold_option
 @json_option
 @plot_option
@@ -380,9 +397,9 @@ def evaluate_pairs(settings, pairs_file, images_dir, threshold, as_json, plot):
 
 
 @evaluate.command(name="gallery")
-@click.argument("gallery_dir", type=click.Path(path_type=Path))
-@click.argument("probes_dir", type=click.Path(path_type=Path))
-@click.argument("truth_csv", type=click.Path(path_type=Path))
+@click.argument("gallery_dir", type=PATH)
+@click.argument("probes_dir", type=PATH)
+@click.argument("truth_csv", type=PATH)
 @threshold_option
 @json_option
 @click.pass_obj
@@ -405,7 +422,7 @@ def evaluate_gallery(settings, gallery_dir, probes_dir, truth_csv, threshold, as
 
 
 @cli.command()
-@click.argument("labelled_dir", required=False, type=click.Path(path_type=Path))
+@click.argument("labelled_dir", required=False, type=PATH)
 @click.option("--far", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.001, show_default=True,
               help="Target false-accept rate (share of impostor pairs let in).")
 @click.option("--save", is_flag=True, help="Store the recommended threshold in the database.")
@@ -475,10 +492,13 @@ def fetch(settings):
 
 
 def _expand_photos(arguments):
+    """The photo files named by enroll's arguments, folders replaced by the images directly inside them."""
     files = []
     for argument in arguments:
         if argument.is_dir():
             found = [p for p in sorted(argument.iterdir()) if is_image_name(p) and p.is_file()]
+            if not found and len(arguments) == 1:
+                raise FacegateError(f"{argument}: no image files in this folder")
             if not found:
                 _warn(f"{argument}: no image files in this folder")
             files.extend(found)
@@ -533,11 +553,19 @@ def _round(value):
 
 
 def _emit(record):
-    click.echo(json.dumps(record, ensure_ascii=False))
+    text = json.dumps(record, ensure_ascii=False)
+    if not text.isprintable():  # undecodable file-name bytes (lone surrogates): escape them the JSON way
+        text = json.dumps(record)
+    click.echo(text)
+
+
+def _say(line):
+    """One line of text output, whatever characters the file names in it hold."""
+    click.echo(printable(line))
 
 
 def _warn(message, prefix="facegate: "):
-    click.echo(f"{prefix}{message}", err=True)
+    click.echo(printable(f"{prefix}{message}"), err=True)
 
 
 class _Progress:
@@ -573,6 +601,9 @@ class _Progress:
 
 def main(argv=None):
     """Entry point: runs the CLI, turning every expected failure into one line on stderr and exit 2."""
+    for stream in (sys.stdout, sys.stderr):  # file names need not be valid UTF-8 (CSV rows print them as-is)
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     try:
         code = cli.main(args=argv, prog_name="facegate", standalone_mode=False)
     except click.ClickException as exc:

@@ -1,6 +1,11 @@
 """The exceptions facegate raises for anything a user can get wrong; each message is one line."""
 
 
+def printable(text):
+    """`text` on one line: newlines, other control characters and undecodable bytes of file names escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+
+
 class FacegateError(Exception):
     """Base class: a problem with the input, the database or the model, explained in one line."""
 
@@ -11,7 +16,7 @@ class ImageError(FacegateError):
     def __init__(self, path, reason):
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{path}: {reason}")
+        super().__init__(printable(f"{path}: {reason}"))
 
 
 class NoFaceError(ImageError):

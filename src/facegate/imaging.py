@@ -14,8 +14,9 @@ MAX_PIXELS = 100_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 IMAGE_SUFFIXES = frozenset(
-    ".jpg .jpeg .jpe .jfif .png .bmp .gif .tif .tiff .webp .ppm .pgm .pbm .pnm .tga .ico".split()
+    ".jpg .jpeg .jpe .jfif .png .bmp .gif .tif .tiff .webp .ppm .pgm .pbm .pnm .tga .ico .heic .heif .avif".split()
 )
+"""Names a scan looks at; formats Pillow cannot read (HEIC) are reported as unsupported, not skipped silently."""
 
 
 def _check_file(path):
@@ -45,7 +46,7 @@ def _decode(path, header_only):
     _check_file(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # Pillow warns about damaged metadata it skips; the pixels decide
             with Image.open(path) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:

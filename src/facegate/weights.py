@@ -28,10 +28,14 @@ def cache_dir():
 
 
 def sha256_of(path):
+    """The sha256 of a weights file; ModelError when it cannot be read."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the weights ({exc.strerror or exc})") from None
     return digest.hexdigest()
 
 
