@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from facegate import database as db_module
 from facegate.database import LOCK_NAME, Database, transaction
 from facegate.errors import DatabaseError
 

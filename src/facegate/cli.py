@@ -11,8 +11,9 @@ import click
 from .database import Database, check_name, check_threshold, default_path, export_database, read_export, transaction
 from .errors import FacegateError, ImageError, NoFaceError, printable
 from .imaging import check_image, find_images, is_image_name
-from .matching import THRESHOLD, Gallery, nearest, resolve_threshold, verify_encoding
+from .matching import THRESHOLD, Gallery, resolve_threshold, verify_encoding
 from .models import DEFAULT_MODEL, MODELS
+from .records import image_record, match_faces, verify_record
 
 EXIT_OK, EXIT_NO, EXIT_ERROR = 0, 1, 2
 PATH = click.Path(path_type=Path, readable=False)
@@ -150,8 +151,7 @@ def verify(settings, image, name, threshold, require_single_face, as_json):
     face, face_count = largest_face(image, model, require_single=require_single_face)
     distance, door_open = verify_encoding(face.embedding, name, gallery, limit)
     if as_json:
-        _emit({"path": str(image), "identity": name, "distance": _round(distance), "match": door_open,
-               "threshold": limit, "faces": face_count})
+        _emit(verify_record(image, name, distance, door_open, limit, face_count))
     else:
         verdict = "MATCH, door opens" if door_open else "NO MATCH, door stays closed"
         among = f" (the largest of {face_count} faces)" if face_count > 1 else ""
@@ -180,9 +180,9 @@ def identify(settings, image, threshold, as_json):
     result = encode_images([image], settings.model(database))[0]
     if not result.error and not result.faces:
         result.error = NoFaceError(image).reason
-    matches = _match_faces(result, gallery, limit)
+    matches = match_faces(result, gallery, limit)
     if as_json:
-        _emit(_image_record(result, matches))
+        _emit(image_record(result, matches))
     elif result.error is None:
         for line in _face_lines(result, matches):
             _say(line)
@@ -222,13 +222,13 @@ def scan(settings, folder, threshold, as_json, as_csv):
     with _Progress(len(paths)) as progress:
         for result in iter_encoded(paths, model):
             progress.clear()
-            matches = _match_faces(result, gallery, limit) if len(gallery.names) else [None] * len(result.faces)
+            matches = match_faces(result, gallery, limit) if len(gallery.names) else [None] * len(result.faces)
             counts["images"] += 1
             counts["faces"] += len(result.faces)
             counts["identified"] += sum(1 for m in matches if m and m.identity)
             counts["errors"] += result.error is not None
             if as_json:
-                _emit(_image_record(result, matches))
+                _emit(image_record(result, matches))
             elif writer:
                 _write_csv_rows(writer, result, matches)
             elif result.error:
@@ -358,6 +358,29 @@ def threshold_reset(settings):
     with transaction(settings.db_path) as database:
         database.set_threshold(None)
     click.echo(f"threshold reset to the default {THRESHOLD}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only by default).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8080].")
+@click.option("--max-bytes", type=click.IntRange(1), default=None, help="Largest image accepted [default: 20 MB].")
+@threshold_option
+@click.pass_obj
+def serve(settings, host, port, max_bytes, threshold):
+    """Keep the model and database warm behind an HTTP API for a door camera (see the README).
+
+    POST an image to /verify?name=NAME or /identify; GET /health. Answers are the --json records."""
+    from .service import DEFAULT_PORT, MAX_UPLOAD_BYTES, WarmState, serve as run_service
+
+    database = settings.database()
+    resolve_threshold(threshold, database)
+    model = settings.model(database)
+    model.warm_up()
+    state = WarmState(database.path, model, threshold)
+    port = DEFAULT_PORT if port is None else port
+    _warn(f"serving {database.path} ({len(database.people())} people) on http://{host}:{port}", prefix="facegate: ")
+    run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES)
+    return EXIT_OK
 
 
 @cli.group()
@@ -507,24 +530,6 @@ def _expand_photos(arguments):
     return files
 
 
-def _match_faces(result, gallery, limit):
-    if not result.faces:
-        return []
-    return nearest([face.embedding for face in result.faces], gallery, limit)
-
-
-def _image_record(result, matches):
-    faces = []
-    for face, match in zip(result.faces, matches):
-        faces.append({
-            "box": [int(v) for v in face.box],
-            "confidence": round(face.confidence, 4),
-            "identity": match.identity if match else None,
-            "distance": _round(match.distance) if match else None,
-        })
-    return {"path": result.path, "faces": faces, "error": result.error}
-
-
 def _face_lines(result, matches):
     for number, (face, match) in enumerate(zip(result.faces, matches), start=1):
         x, y, w, h = face.box
@@ -546,10 +551,6 @@ def _write_csv_rows(writer, result, matches):
         writer.writerow([result.path, number, *face.box, f"{face.confidence:.4f}",
                          (match.identity if match else None) or "",
                          f"{match.distance:.4f}" if match else "", ""])
-
-
-def _round(value):
-    return None if value is None else round(float(value), 6)
 
 
 def _emit(record):

@@ -154,6 +154,13 @@ class FaceModel:
             )
         return self._graph
 
+    def warm_up(self):
+        """Run both networks once and trace the embedding graph, so that the first real request is fast."""
+        self._eager_views = EAGER_VIEW_BUDGET
+        size = self.spec.input_size
+        self.embed(np.zeros((1, len(self.spec.views), size, size, 3), np.float32))
+        self.detect(np.zeros((size, size, 3), np.uint8))
+
     def faces_in_arrays(self, images, assess_quality=False):
         """Every face of every RGB array, embedded in shared batches: a list of face lists."""
         per_image = [self.detect(image) for image in images]

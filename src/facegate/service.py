@@ -1,0 +1,152 @@
+"""`facegate serve`: the model and database kept warm behind a small HTTP API (Flask app, waitress server).
+
+    GET  /health                  {"status": "ok", "model", "people", "threshold"}
+    POST /verify?name=NAME        body: the image file  -> the `facegate verify --json` record
+    POST /identify                body: the image file  -> the `facegate identify --json` record
+
+The body is the image itself (Content-Type anything, e.g. image/jpeg) or a multipart form with one file.
+Errors answer {"error": "<one line>"} with 400 (unusable image), 404 (unknown name), 413 (too large),
+422 (no face, or several with require_single_face=1). The database is re-read when it changes on disk, so
+enrolling with the command line while the service runs takes effect at the next request.
+"""
+import os
+import tempfile
+import threading
+
+from flask import Flask, jsonify, request
+
+from .database import INDEX_NAME, Database
+from .encoder import encode_images, largest_face
+from .errors import (DatabaseError, FacegateError, ImageError, MultipleFacesError, NoFaceError, UnknownIdentityError,
+                     printable)
+from .matching import Gallery, resolve_threshold, verify_encoding
+from .records import image_record, match_faces, verify_record
+
+DEFAULT_PORT = 8080
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+class WarmState:
+    """The loaded model and the database as last read; the model runs one request at a time."""
+
+    def __init__(self, db_path, model, threshold=None):
+        self.db_path, self.model, self.threshold = db_path, model, threshold
+        self.lock = threading.Lock()
+        self._database_lock = threading.Lock()
+        self._stamp, self._database = None, None
+
+    def database(self):
+        """The database, re-read when its index file has changed since the last request."""
+        with self._database_lock:
+            index = Database.load(self.db_path).path / INDEX_NAME
+            try:
+                stat = index.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            except FileNotFoundError:
+                stamp = None
+            if self._database is None or stamp != self._stamp:
+                database = Database.load(self.db_path)
+                database.check_model(self.model.name)
+                self._stamp, self._database = stamp, database
+            return self._database
+
+    def limit(self, database):
+        return resolve_threshold(self.threshold, database)
+
+
+def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):
+    app = Flask("facegate")
+    app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
+
+    def failure(status, message):
+        return jsonify({"error": message}), status
+
+    @app.errorhandler(FacegateError)
+    def facegate_error(exc):
+        if isinstance(exc, UnknownIdentityError):
+            return failure(404, str(exc))
+        if isinstance(exc, ImageError):  # name the upload, not the temporary file it was decoded from
+            message = printable(f"{_upload_name()}: {exc.reason}")
+            return failure(422 if isinstance(exc, (NoFaceError, MultipleFacesError)) else 400, message)
+        return failure(500 if isinstance(exc, DatabaseError) else 400, str(exc))
+
+    @app.errorhandler(413)
+    def too_large(_exc):
+        return failure(413, f"request body larger than {max_upload_bytes:,} bytes")
+
+    @app.errorhandler(404)
+    def not_found(_exc):
+        return failure(404, "no such endpoint: use /health, /verify?name=NAME or /identify")
+
+    @app.errorhandler(405)
+    def wrong_method(_exc):
+        return failure(405, "method not allowed: POST the image to /verify or /identify, GET /health")
+
+    @app.get("/health")
+    def health():
+        database = state.database()
+        return jsonify({"status": "ok", "model": state.model.name, "people": len(database.people()),
+                        "threshold": state.limit(database)})
+
+    @app.post("/verify")
+    def verify():
+        name = request.args.get("name")
+        if name is None:
+            return failure(400, "missing ?name= (the claimed identity)")
+        single = request.args.get("require_single_face", "0").lower() in ("1", "true", "yes")
+        database = state.database()
+        limit = state.limit(database)
+        database.embeddings_of(name)  # unknown names are refused before any image work
+        with _uploaded_image() as path, state.lock:
+            face, face_count = largest_face(path, state.model, require_single=single)
+        distance, door_open = verify_encoding(face.embedding, name, Gallery.of(database), limit)
+        return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count))
+
+    @app.post("/identify")
+    def identify():
+        database = state.database()
+        gallery = Gallery.of(database)
+        if not len(gallery.names):
+            raise DatabaseError("the database is empty: enroll someone first")
+        with _uploaded_image() as path, state.lock:
+            result = encode_images([path], state.model)[0]
+        if result.error:
+            raise ImageError(_upload_name(), result.error)
+        if not result.faces:
+            raise NoFaceError(_upload_name())
+        record = image_record(result, match_faces(result, gallery, state.limit(database)))
+        return jsonify({**record, "path": _upload_name()})
+
+    return app
+
+
+def _upload_name():
+    upload = next(iter(request.files.values()), None)
+    return (upload.filename if upload and upload.filename else None) or "upload"
+
+
+class _uploaded_image:
+    """The request's image written to a private temporary file (the decoders read files), removed after."""
+
+    def __enter__(self):
+        upload = next(iter(request.files.values()), None)
+        data = upload.read() if upload else request.get_data(cache=False)
+        if not data:
+            raise ImageError("upload", "empty request body: POST the image file")
+        descriptor, self.path = tempfile.mkstemp(prefix="facegate-upload-")
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        return self.path
+
+    def __exit__(self, *exc_info):
+        os.unlink(self.path)
+
+
+def serve(state, host, port, max_upload_bytes=MAX_UPLOAD_BYTES, threads=4):
+    """Run the service until interrupted (waitress, a production WSGI server)."""
+    import waitress
+
+    waitress.serve(create_app(state, max_upload_bytes), host=host, port=port, threads=threads,
+                   # Flask answers 413 in JSON first; waitress's cap (with room for multipart framing) guards
+                   # bodies sent without a length.
+                   max_request_body_size=2 * max_upload_bytes + 65536, ident="facegate")
