@@ -1,5 +1,6 @@
 """Decisions: distances from a face to the enrolled embeddings, compared with the one shared threshold."""
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -38,6 +39,20 @@ class Gallery:
             rows.append(vectors)
         embeddings = np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
         return cls(np.array(names, dtype=object), embeddings)
+
+    @cached_property
+    def _rows_by_name(self):
+        rows = {}
+        for row, name in enumerate(self.names):
+            rows.setdefault(name, []).append(row)
+        return rows
+
+    def embeddings_of(self, identity):
+        """The (k, D) embeddings of exactly `identity` (no case folding); UnknownIdentityError if none."""
+        rows = self._rows_by_name.get(identity)
+        if not rows:
+            raise UnknownIdentityError(identity)
+        return self.embeddings[rows]
 
     def check_model(self, model):
         if self.model is not None and model is not None and self.model != model.name:
@@ -85,10 +100,7 @@ def distance_to_enrolled(encoding, enrolled):
 
 def verify_encoding(encoding, identity, gallery, threshold):
     """(dist, door_open) for one face embedding against exactly `identity` (no case folding)."""
-    enrolled = gallery.embeddings[gallery.names == identity]
-    if not len(enrolled):
-        raise UnknownIdentityError(identity)
-    distance = distance_to_enrolled(encoding, enrolled)
+    distance = distance_to_enrolled(encoding, gallery.embeddings_of(identity))
     return distance, bool(distance < check_threshold(threshold))  # NaN is never below
 
 
@@ -101,8 +113,7 @@ def verify(image_path, identity, database, model, threshold=None, require_single
 
     gallery = Gallery.of(database)
     gallery.check_model(model)
-    if not (gallery.names == identity).any():
-        raise UnknownIdentityError(identity)
+    gallery.embeddings_of(identity)  # an unknown name is refused before the image is looked at
     encoding = img_to_encoding(image_path, model, require_single=require_single_face)
     return verify_encoding(encoding, identity, gallery, resolve_threshold(threshold, database))
 

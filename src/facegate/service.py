@@ -33,7 +33,15 @@ class WarmState:
         self.db_path, self.model, self.threshold = db_path, model, threshold
         self.lock = threading.Lock()
         self._database_lock = threading.Lock()
-        self._stamp, self._database = None, None
+        self._stamp, self._database, self._gallery = None, None, None
+
+    def gallery(self):
+        """The enrolled embeddings as one matrix, built once per version of the database."""
+        database = self.database()
+        with self._database_lock:
+            if self._gallery is None or self._gallery[0] is not database:
+                self._gallery = (database, Gallery.of(database))
+            return self._gallery[1]
 
     def database(self):
         """The database, re-read when its index file has changed since the last request."""
@@ -94,18 +102,16 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):
         if name is None:
             return failure(400, "missing ?name= (the claimed identity)")
         single = request.args.get("require_single_face", "0").lower() in ("1", "true", "yes")
-        database = state.database()
-        limit = state.limit(database)
-        database.embeddings_of(name)  # unknown names are refused before any image work
+        limit, gallery = state.limit(state.database()), state.gallery()
+        gallery.embeddings_of(name)  # unknown names are refused before any image work
         with _uploaded_image() as path, state.lock:
             face, face_count = largest_face(path, state.model, require_single=single)
-        distance, door_open = verify_encoding(face.embedding, name, Gallery.of(database), limit)
+        distance, door_open = verify_encoding(face.embedding, name, gallery, limit)
         return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count))
 
     @app.post("/identify")
     def identify():
-        database = state.database()
-        gallery = Gallery.of(database)
+        database, gallery = state.database(), state.gallery()
         if not len(gallery.names):
             raise DatabaseError("the database is empty: enroll someone first")
         with _uploaded_image() as path, state.lock:
