@@ -1,5 +1,4 @@
 """Faces in images: MTCNN detection, landmark alignment, standardisation, batched FaceNet embedding, L2 norm."""
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -186,6 +185,9 @@ class ImageFaces:
 
 
 SCAN_CHUNK = 8
+SCAN_CHUNK_PIXELS = 48_000_000
+"""A chunk also ends once its decoded images hold this many pixels: a folder of 100-megapixel photos holds
+two or three of them in memory at a time, not sixteen."""
 
 
 def _decode(path):
@@ -199,13 +201,21 @@ def iter_encoded(image_paths, model, chunk=SCAN_CHUNK, assess_quality=False):
     """Decode, detect and embed images chunk by chunk, decoding the next chunk in a thread meanwhile.
 
     Yields one ImageFaces per path, in order; a bad file yields an entry with `error`, not an exception.
-    Memory holds two chunks of images at most, whatever the number of paths."""
+    Memory holds two chunks of images at most (`chunk` images or SCAN_CHUNK_PIXELS each), whatever the number
+    of paths."""
     from concurrent.futures import ThreadPoolExecutor
 
     paths = iter(image_paths)
 
     def next_chunk():
-        return [_decode(path) for path in itertools.islice(paths, chunk)]
+        decoded, pixels = [], 0
+        for path in paths:
+            decoded.append(_decode(path))
+            image = decoded[-1][1]
+            pixels += 0 if image is None else image.shape[0] * image.shape[1]
+            if len(decoded) >= chunk or pixels >= SCAN_CHUNK_PIXELS:
+                break
+        return decoded
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facegate-decode") as pool:
         pending = pool.submit(next_chunk)
