@@ -72,10 +72,22 @@ def test_verify_over_http_answers_like_the_command_line(service):
 
 def test_identify_over_http(service):
     base, _ = service
-    status, answer = call(base + "/identify", (IMAGES / "camera_1.jpg").read_bytes())
+    # As `curl --data-binary @file` sends it: labelled as a form, but the body is the image.
+    status, answer = call(base + "/identify", (IMAGES / "camera_1.jpg").read_bytes(),
+                          content_type="application/x-www-form-urlencoded")
     assert status == 200 and [f["identity"] for f in answer["faces"]] == ["bertrand"]
     status, answer = call(base + "/identify", (DATA / "bbt" / "bbt1.jpg").read_bytes())
     assert status == 200 and len(answer["faces"]) >= 3 and not any(f["identity"] for f in answer["faces"])
+
+
+def test_a_multipart_form_upload_is_named_by_its_file_name(service):
+    base, _ = service
+    boundary = "facegate-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"door cam.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode() + (IMAGES / "camera_0.jpg").read_bytes() + \
+        f"\r\n--{boundary}--\r\n".encode()
+    status, answer = call(base + "/verify?name=younes", body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert status == 200 and answer["match"] is True and answer["path"] == "door cam.jpg"
 
 
 def test_bad_requests_get_one_line_json_errors(service):

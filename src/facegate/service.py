@@ -126,8 +126,16 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):
     return app
 
 
+def _form_upload():
+    """The file of a multipart form, or None: any other body is the image itself, whatever its Content-Type
+    says (curl --data-binary sends application/x-www-form-urlencoded)."""
+    if request.mimetype != "multipart/form-data":
+        return None
+    return next(iter(request.files.values()), None)
+
+
 def _upload_name():
-    upload = next(iter(request.files.values()), None)
+    upload = _form_upload()
     return (upload.filename if upload and upload.filename else None) or "upload"
 
 
@@ -135,7 +143,7 @@ class _uploaded_image:
     """The request's image written to a private temporary file (the decoders read files), removed after."""
 
     def __enter__(self):
-        upload = next(iter(request.files.values()), None)
+        upload = _form_upload()
         data = upload.read() if upload else request.get_data(cache=False)
         if not data:
             raise ImageError("upload", "empty request body: POST the image file")
