@@ -128,3 +128,18 @@ def test_an_unreadable_file_is_one_clear_error(staff_db, tmp_path):
             assert result.stderr.strip() == f"facegate: error: {secret}: permission denied", result.stderr
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_scanning_the_corpus_keeps_memory_bounded(corpus, staff_db):
+    """Peak memory of a real `facegate scan` process over the corpus (a 6000x6000 photo, a bomb, a 20000x20000
+    header, 30 faces): TensorFlow and the model take ~1 GB; the images must not add more than ~1.5 GB."""
+    _, folder = corpus
+    code = ("import resource, subprocess, sys; "
+            "done = subprocess.run([sys.executable, '-m', 'facegate', '--db', sys.argv[1], 'scan', sys.argv[2]], "
+            "capture_output=True); "
+            "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    result = subprocess.run([sys.executable, "-c", code, str(staff_db), str(folder)], capture_output=True,
+                            text=True, timeout=600)
+    status, peak_kb = map(int, result.stdout.split())
+    assert status == 0, result.stderr
+    assert peak_kb < 2.5 * 1024 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
