@@ -25,9 +25,9 @@ from facegate.errors import DatabaseError
 from conftest import snapshot
 
 NAMES = ["ann", "bob", "Bob", "chloé", "d e"]
-FAILURES = [None, None, "exception inside", "fsync 1", "fsync 2", "replace 1", "replace 2"]
-"""Where a commit fails: an exception in the transaction's block, the n-th fsync of a written file
-(disk full), the n-th atomic rename (1: the vectors file, 2: the index)."""
+FAILURES = [None, None, "exception inside", "write 1", "write 2", "fsync 1", "fsync 2", "replace 1", "replace 2"]
+"""Where a commit fails: an exception in the transaction's block; disk full in the middle of writing the n-th
+file (1: the vectors, 2: the index; half the bytes are written first) or at its fsync; the n-th atomic rename."""
 
 
 def unit_vectors(seed, count):
@@ -41,10 +41,32 @@ def injected(failure):
         yield
         return
     function, nth = failure.split()
+    if function == "write":
+        function = "fdopen"  # the database writes each file through os.fdopen(...).write
     real, calls = getattr(os, function), [0]
+
+    class DiskFillsUp:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            self.handle.close()
+
+        def write(self, data):
+            self.handle.write(data[:len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device (injected)")
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
 
     def failing(*args, **kwargs):
         calls[0] += 1
+        if function == "fdopen":
+            handle = real(*args, **kwargs)
+            return DiskFillsUp(handle) if calls[0] == int(nth) else handle
         if calls[0] == int(nth):
             raise OSError(errno.ENOSPC, "No space left on device (injected)")
         return real(*args, **kwargs)
