@@ -11,7 +11,7 @@ import click
 from .database import Database, check_name, check_threshold, default_path, export_database, read_export, transaction
 from .errors import FacegateError, ImageError, NoFaceError, printable
 from .imaging import check_image, find_images, is_image_name
-from .matching import THRESHOLD, Gallery, resolve_threshold, verify_encoding
+from .matching import THRESHOLD, Gallery, resolve_threshold, verify_largest_face
 from .models import DEFAULT_MODEL, MODELS
 from .records import image_record, match_faces, verify_record
 
@@ -140,16 +140,13 @@ def verify(settings, image, name, threshold, require_single_face, as_json):
 
     Exit status: 0 match (door opens), 1 no match, 2 error.
     """
-    from .encoder import largest_face
-
     database = settings.database()
     limit = resolve_threshold(threshold, database)
     database.embeddings_of(name)  # unknown names and unusable files fail before the model loads
     check_image(image)
-    model, gallery = settings.model(database), Gallery.of(database)
-    gallery.check_model(model)
-    face, face_count = largest_face(image, model, require_single=require_single_face)
-    distance, door_open = verify_encoding(face.embedding, name, gallery, limit)
+    distance, door_open, face_count = verify_largest_face(
+        image, name, Gallery.of(database), settings.model(database), limit, require_single_face
+    )
     if as_json:
         _emit(verify_record(image, name, distance, door_open, limit, face_count))
     else:

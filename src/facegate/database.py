@@ -149,11 +149,16 @@ class Database:
         if embeddings.shape[1] != MODELS[model_name].embedding_size:
             raise DatabaseError(f"embeddings of size {embeddings.shape[1]} do not fit {model_name}")
         _check_vectors(embeddings, self.path)
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._append([Entry(name, str(source), now) for source in sources], embeddings, model_name)
+
+    def _append(self, entries, embeddings, model_name):
+        """Add rows already checked, adopting `model_name` if the database has none yet."""
+        self.check_model(model_name)
         if self.model is None:
             self.model = model_name
             self.embeddings = np.zeros((0, embeddings.shape[1]), np.float32)
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.entries.extend(Entry(name, str(source), now) for source in sources)
+        self.entries.extend(entries)
         self.embeddings = np.concatenate([self.embeddings, embeddings])
 
     def remove(self, name):
@@ -185,11 +190,7 @@ class Database:
             return
         if not other.entries:
             return
-        self.check_model(other.model)
-        if self.model is None:
-            self.model, self.embeddings = other.model, np.zeros((0, other.embeddings.shape[1]), np.float32)
-        self.entries.extend(other.entries)
-        self.embeddings = np.concatenate([self.embeddings, other.embeddings])
+        self._append(other.entries, other.embeddings, other.model)
         if self.threshold is None:
             self.threshold = other.threshold
 

@@ -104,18 +104,27 @@ def verify_encoding(encoding, identity, gallery, threshold):
     return distance, bool(distance < check_threshold(threshold))  # NaN is never below
 
 
+def verify_largest_face(image_path, identity, gallery, model, threshold, require_single_face=False):
+    """(dist, door_open, face_count): the image's largest face against exactly `identity`.
+
+    An unknown name is refused before the image is looked at; with `require_single_face`, an image showing
+    several faces raises MultipleFacesError instead of deciding on the largest."""
+    from .encoder import largest_face
+
+    gallery.check_model(model)
+    gallery.embeddings_of(identity)
+    face, face_count = largest_face(image_path, model, require_single=require_single_face)
+    return (*verify_encoding(face.embedding, identity, gallery, threshold), face_count)
+
+
 def verify(image_path, identity, database, model, threshold=None, require_single_face=False):
     """Is the person in the image `identity`? Returns (dist, door_open), deciding on the largest face.
 
     dist is the smallest distance to any enrolled photo of exactly `identity`. With `require_single_face`,
     an image showing several faces raises MultipleFacesError instead."""
-    from .encoder import img_to_encoding
-
-    gallery = Gallery.of(database)
-    gallery.check_model(model)
-    gallery.embeddings_of(identity)  # an unknown name is refused before the image is looked at
-    encoding = img_to_encoding(image_path, model, require_single=require_single_face)
-    return verify_encoding(encoding, identity, gallery, resolve_threshold(threshold, database))
+    distance, door_open, _ = verify_largest_face(image_path, identity, Gallery.of(database), model,
+                                                 resolve_threshold(threshold, database), require_single_face)
+    return distance, door_open
 
 
 def who_is_it(image_path, database, model, threshold=None):

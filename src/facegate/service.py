@@ -12,14 +12,15 @@ enrolling with the command line while the service runs takes effect at the next 
 import os
 import tempfile
 import threading
+from pathlib import Path
 
 from flask import Flask, jsonify, request
 
 from .database import INDEX_NAME, Database
-from .encoder import encode_images, largest_face
+from .encoder import encode_images
 from .errors import (DatabaseError, FacegateError, ImageError, MultipleFacesError, NoFaceError, UnknownIdentityError,
                      printable)
-from .matching import Gallery, resolve_threshold, verify_encoding
+from .matching import Gallery, resolve_threshold, verify_largest_face
 from .records import image_record, match_faces, verify_record
 
 DEFAULT_PORT = 8080
@@ -30,36 +31,26 @@ class WarmState:
     """The loaded model and the database as last read; the model runs one request at a time."""
 
     def __init__(self, db_path, model, threshold=None):
+        self.index = Path(db_path) / INDEX_NAME
         self.db_path, self.model, self.threshold = db_path, model, threshold
         self.lock = threading.Lock()
-        self._database_lock = threading.Lock()
-        self._stamp, self._database, self._gallery = None, None, None
+        self._reload_lock = threading.Lock()
+        self._stamp, self._current = None, None
 
-    def gallery(self):
-        """The enrolled embeddings as one matrix, built once per version of the database."""
-        database = self.database()
-        with self._database_lock:
-            if self._gallery is None or self._gallery[0] is not database:
-                self._gallery = (database, Gallery.of(database))
-            return self._gallery[1]
-
-    def database(self):
-        """The database, re-read when its index file has changed since the last request."""
-        with self._database_lock:
-            index = Database.load(self.db_path).path / INDEX_NAME
+    def current(self):
+        """(database, gallery, threshold in force), read again when the index file has changed on disk."""
+        with self._reload_lock:
             try:
-                stat = index.stat()
+                stat = self.index.stat()
                 stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
             except FileNotFoundError:
                 stamp = None
-            if self._database is None or stamp != self._stamp:
+            if self._current is None or stamp != self._stamp:
                 database = Database.load(self.db_path)
                 database.check_model(self.model.name)
-                self._stamp, self._database = stamp, database
-            return self._database
-
-    def limit(self, database):
-        return resolve_threshold(self.threshold, database)
+                self._stamp = stamp
+                self._current = (database, Gallery.of(database), resolve_threshold(self.threshold, database))
+            return self._current
 
 
 def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):
@@ -92,9 +83,9 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):
 
     @app.get("/health")
     def health():
-        database = state.database()
+        database, _, limit = state.current()
         return jsonify({"status": "ok", "model": state.model.name, "people": len(database.people()),
-                        "threshold": state.limit(database)})
+                        "threshold": limit})
 
     @app.post("/verify")
     def verify():
@@ -102,16 +93,15 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):
         if name is None:
             return failure(400, "missing ?name= (the claimed identity)")
         single = request.args.get("require_single_face", "0").lower() in ("1", "true", "yes")
-        limit, gallery = state.limit(state.database()), state.gallery()
-        gallery.embeddings_of(name)  # unknown names are refused before any image work
+        _, gallery, limit = state.current()
+        gallery.embeddings_of(name)  # unknown names are refused before the upload is stored
         with _uploaded_image() as path, state.lock:
-            face, face_count = largest_face(path, state.model, require_single=single)
-        distance, door_open = verify_encoding(face.embedding, name, gallery, limit)
+            distance, door_open, face_count = verify_largest_face(path, name, gallery, state.model, limit, single)
         return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count))
 
     @app.post("/identify")
     def identify():
-        database, gallery = state.database(), state.gallery()
+        _, gallery, limit = state.current()
         if not len(gallery.names):
             raise DatabaseError("the database is empty: enroll someone first")
         with _uploaded_image() as path, state.lock:
@@ -120,7 +110,7 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):
             raise ImageError(_upload_name(), result.error)
         if not result.faces:
             raise NoFaceError(_upload_name())
-        record = image_record(result, match_faces(result, gallery, state.limit(database)))
+        record = image_record(result, match_faces(result, gallery, limit))
         return jsonify({**record, "path": _upload_name()})
 
     return app
