@@ -112,12 +112,12 @@ def test_several_faces_need_largest_to_enroll(tmp_path):
     assert accepted.returncode == 0, accepted.stderr
 
 
-def test_verify_decides_on_the_largest_face_and_says_so_unless_one_is_required(tmp_path):
+def test_verify_decides_on_the_main_face_and_says_so_unless_one_is_required(tmp_path):
     db, crowd = tmp_path / "db", DATA / "bbt" / "bbt1.jpg"
     assert run_facegate("--db", db, "enroll", "crowd", "--largest", crowd).returncode == 0
     decided = run_facegate("--db", db, "verify", crowd, "crowd")
     assert decided.returncode == 0, decided.stderr
-    assert "the largest of" in decided.stdout and "MATCH, door opens" in decided.stdout
+    assert "the main face of" in decided.stdout and "MATCH, door opens" in decided.stdout
     before = snapshot(db)
     one_error_line(run_facegate("--db", db, "verify", crowd, "crowd", "--require-single-face"),
                    "bbt1.jpg", "faces found where one was expected")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import facegate
-from facegate.encoder import MIN_CONFIDENCE
+from facegate.encoder import MAIN_FACE_SIDE_RATIO, MIN_CONFIDENCE, Face, main_face_first
 from facegate.errors import ImageError, NoFaceError
 
 from conftest import DATA, IMAGES
@@ -46,14 +46,54 @@ def test_bad_files_in_a_batch_are_reported_not_raised(model, tmp_path):
     assert len(results[1].faces) == 1
 
 
-def test_group_photo_yields_several_faces_largest_first(model):
+def test_group_photo_yields_several_faces_main_face_first(model):
     faces = facegate.encode_images([DATA / "bbt" / "bbt1.jpg"], model)[0].faces
     assert len(faces) >= 3
     areas = [face.area for face in faces]
-    assert areas == sorted(areas, reverse=True)
+    assert areas[1:] == sorted(areas[1:], reverse=True)
+    assert areas[0] >= MAIN_FACE_SIDE_RATIO ** 2 * max(areas)
     assert all(face.confidence >= MIN_CONFIDENCE for face in faces)
     distances = [np.linalg.norm(a.embedding - b.embedding) for i, a in enumerate(faces) for b in faces[i + 1:]]
     assert min(distances) > 0.7  # different people in one picture do not match each other
+
+
+def test_main_face_is_the_largest_or_the_most_central_of_faces_about_as_large():
+    """Ordering rule alone, on hand-made boxes (independent of the model)."""
+    def order(*boxes):
+        return [face.box for face in main_face_first([Face(box, 1.0) for box in boxes], 600, 400)]
+
+    edge_big, centre_small = (0, 100, 200, 200), (270, 170, 60, 60)
+    assert order(centre_small, edge_big) == [edge_big, centre_small]  # clearly larger: the largest wins
+    edge, centre = (0, 100, 100, 100), (255, 155, 90, 90)  # side 90% of the largest: about as large
+    assert order(edge, centre) == [centre, edge]
+    edge, centre = (0, 100, 100, 100), (265, 165, 70, 70)  # side 70%: no longer about as large
+    assert order(edge, centre) == [edge, centre]
+    assert order() == [] and order(edge) == [edge]
+
+
+def side_by_side(younes_side, kian_side):
+    """younes at the left edge and kian in the centre of one picture, each scaled to the given side."""
+    from PIL import Image
+
+    picture = Image.new("RGB", (640, 360), (120, 120, 120))
+    with Image.open(IMAGES / "younes.jpg") as younes, Image.open(IMAGES / "kian.jpg") as kian:
+        picture.paste(younes.convert("RGB").resize((younes_side, younes_side)), (10, (360 - younes_side) // 2))
+        picture.paste(kian.convert("RGB").resize((kian_side, kian_side)), (320 - kian_side // 2, 180 - kian_side // 2))
+    return picture
+
+
+def test_main_face_of_a_real_picture_follows_size_then_centre(model, staff_encodings, tmp_path):
+    cases = {"edge face clearly larger": (220, 120, "younes"),  # face boxes ~145 px vs ~52 px
+             "edge face slightly larger": (140, 240, "kian")}   # ~92 px vs ~84 px: the central one
+    for case, (younes_side, kian_side, expected) in cases.items():
+        path = tmp_path / f"{case}.png"
+        side_by_side(younes_side, kian_side).save(path)
+        faces = facegate.encode_images([path], model)[0].faces
+        assert len(faces) == 2, case
+        if expected == "kian":
+            assert faces[0].area < faces[1].area, case  # the test exercises the tie rule
+        encoding = facegate.img_to_encoding(path, model)
+        assert np.linalg.norm(encoding - staff_encodings[expected]) < 0.5, case
 
 
 def test_photos_without_faces_yield_none(model):

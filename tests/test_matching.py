@@ -60,15 +60,15 @@ def test_empty_database_never_opens(model, tmp_path):
         facegate.who_is_it(IMAGES / "camera_0.jpg", empty, model)
 
 
-def test_verify_of_a_crowd_uses_the_largest_face_unless_one_face_is_required(model):
+def test_verify_of_a_crowd_uses_the_main_face_unless_one_face_is_required(model):
     from conftest import DATA
 
     crowd = DATA / "bbt" / "bbt1.jpg"
-    enrolled = {"largest": facegate.img_to_encoding(crowd, model)}
-    dist, door_open = facegate.verify(crowd, "largest", enrolled, model)
+    enrolled = {"main": facegate.img_to_encoding(crowd, model)}
+    dist, door_open = facegate.verify(crowd, "main", enrolled, model)
     assert door_open and dist < 1e-5
     with pytest.raises(facegate.MultipleFacesError, match="bbt1.jpg"):
-        facegate.verify(crowd, "largest", enrolled, model, require_single_face=True)
+        facegate.verify(crowd, "main", enrolled, model, require_single_face=True)
 
 
 def test_nan_embedding_never_opens_the_door():
@@ -132,3 +132,14 @@ def test_triplet_loss_passes_the_seed_unit_test():
     assert facegate.triplet_loss(y_true, ([[1., 0.], [1., 0.]], [[1., 0.], [1., 0.]], [[0., 1.], [0., 1.]]), 3) == 2
     assert facegate.triplet_loss(y_true, ([[1., 1.], [2., 0.]], [[0., 3.], [1., 1.]], [[1., 0.], [0., 1.]]), 1) == 5
     assert float(facegate.triplet_loss(y_true, ([1., 1.], [1., 1.], [1., 1.]))) == pytest.approx(0.2)
+
+
+def test_a_bystander_about_as_large_at_the_edge_does_not_take_the_subjects_place(model):
+    """LFW's Princess_Masako_0001 shows a second face at the left edge, a little larger than hers."""
+    from conftest import DATA
+
+    folder = DATA / "lfw-devtrain" / "images" / "Princess_Masako"
+    crowd, portrait = folder / "Princess_Masako_0001.jpg", folder / "Princess_Masako_0002.jpg"
+    assert len(facegate.encode_images([crowd], model)[0].faces) == 2
+    dist, door_open = facegate.verify(crowd, "masako", {"masako": facegate.img_to_encoding(portrait, model)}, model)
+    assert door_open, dist

@@ -11,7 +11,7 @@ import click
 from .database import Database, check_name, check_threshold, default_path, export_database, read_export, transaction
 from .errors import FacegateError, ImageError, NoFaceError, printable
 from .imaging import check_image, find_images, is_image_name
-from .matching import THRESHOLD, Gallery, resolve_threshold, verify_largest_face
+from .matching import THRESHOLD, Gallery, resolve_threshold, verify_main_face
 from .models import DEFAULT_MODEL, MODELS
 from .records import image_record, match_faces, verify_record
 
@@ -78,13 +78,15 @@ def cli(ctx, db_path, model_name, weights):
 @cli.command()
 @click.argument("name")
 @click.argument("images", nargs=-1, required=True, type=PATH)
-@click.option("--largest", is_flag=True, help="Enroll the largest face of a photo that shows several.")
+@click.option("--largest", is_flag=True,
+              help="Enroll the main face of a photo showing several: the largest, or the most central of faces "
+                   "about as large.")
 @click.pass_obj
 def enroll(settings, name, images, largest):
     """Enroll NAME from one or more photos (or folders of photos).
 
-    Each photo must show exactly one face (or use --largest). Photos that cannot be used are reported and
-    skipped; the exit status is 2 when nothing was enrolled.
+    Each photo must show exactly one face (or use --largest for its main face). Photos that cannot be used
+    are reported and skipped; the exit status is 2 when nothing was enrolled.
     """
     from .encoder import encode_images
 
@@ -104,7 +106,7 @@ def enroll(settings, name, images, largest):
         if not problem and not result.faces:
             problem = NoFaceError(result.path).reason
         elif not problem and len(result.faces) > 1 and not largest:
-            problem = f"{len(result.faces)} faces found; use --largest to enroll the largest one"
+            problem = f"{len(result.faces)} faces found; use --largest to enroll the main one"
         if problem:
             refused.append(ImageError(result.path, problem))
             continue
@@ -132,11 +134,14 @@ def enroll(settings, name, images, largest):
 @click.argument("name")
 @threshold_option
 @click.option("--require-single-face", is_flag=True,
-              help="Refuse (exit 2) a picture showing more than one face instead of deciding on the largest.")
+              help="Refuse (exit 2) a picture showing more than one face instead of deciding on the main face.")
 @json_option
 @click.pass_obj
 def verify(settings, image, name, threshold, require_single_face, as_json):
-    """Is the person in IMAGE the enrolled NAME? Decides on the largest face.
+    """Is the person in IMAGE the enrolled NAME? Decides on the main face.
+
+    In a picture of several faces the main face is the largest or, among faces about as large (box side
+    within 80%), the one nearest the centre; the answer says so.
 
     Exit status: 0 match (door opens), 1 no match, 2 error.
     """
@@ -144,14 +149,14 @@ def verify(settings, image, name, threshold, require_single_face, as_json):
     limit = resolve_threshold(threshold, database)
     database.embeddings_of(name)  # unknown names and unusable files fail before the model loads
     check_image(image)
-    distance, door_open, face_count = verify_largest_face(
+    distance, door_open, face_count = verify_main_face(
         image, name, Gallery.of(database), settings.model(database), limit, require_single_face
     )
     if as_json:
         _emit(verify_record(image, name, distance, door_open, limit, face_count))
     else:
         verdict = "MATCH, door opens" if door_open else "NO MATCH, door stays closed"
-        among = f" (the largest of {face_count} faces)" if face_count > 1 else ""
+        among = f" (the main face of {face_count})" if face_count > 1 else ""
         _say(f"{image}: {name}{among}: distance {distance:.3f} (threshold {limit:.3f}): {verdict}")
     return EXIT_OK if door_open else EXIT_NO
 

@@ -18,6 +18,10 @@ DETECTION_MAX_SIDE = 1024
 """Larger images are downscaled for detection only; faces are cropped from the full-resolution image."""
 DETECTION_RETRY_SIDE = 2048
 """Largest side of the twice-enlarged image of the second detection pass."""
+MAIN_FACE_SIDE_RATIO = 0.8
+"""Faces whose box side is at least this share of the largest's count as about as large as it; of those, the
+one nearest the picture's centre is the main face (the camera is aimed at the person presenting; two faces
+of one size otherwise swap places on a few pixels of box noise). See docs/accuracy.md."""
 MIN_DETECTABLE_SIDE = 24
 """Images smaller than this on either side cannot hold a detectable face."""
 EMBED_BATCH = 32
@@ -41,6 +45,22 @@ class Face:
     def area(self):
         return self.box[2] * self.box[3]
 
+    def offset_from_centre(self, width, height):
+        """Squared distance in pixels from the box's centre to the centre of a width x height picture."""
+        x, y, w, h = self.box
+        return (x + w / 2 - width / 2) ** 2 + (y + h / 2 - height / 2) ** 2
+
+
+def main_face_first(faces, width, height):
+    """The faces, largest first, with the main face moved to the front (see MAIN_FACE_SIDE_RATIO)."""
+    faces = sorted(faces, key=lambda face: face.area, reverse=True)
+    if len(faces) > 1:
+        about_as_large = [face for face in faces if face.area >= MAIN_FACE_SIDE_RATIO ** 2 * faces[0].area]
+        main = min(about_as_large, key=lambda face: face.offset_from_centre(width, height))
+        faces.remove(main)
+        faces.insert(0, main)
+    return faces
+
 
 class FaceModel:
     """A detector and an embedding network, loaded once and shared by every library call."""
@@ -61,7 +81,7 @@ class FaceModel:
         return self.spec.embedding_size
 
     def detect(self, image):
-        """Faces in an RGB array, largest first, without embeddings.
+        """Faces in an RGB array, main face first, then by size (see main_face_first), without embeddings.
 
         Where no face reaches MIN_CONFIDENCE, detection runs once more on the image enlarged twice (up to
         DETECTION_RETRY_SIDE): small faces that MTCNN finds uncertain at their own size are found there."""
@@ -72,8 +92,7 @@ class FaceModel:
         faces = self._detect_at(image, scale)
         if not faces and max(height, width) * scale * 2 <= DETECTION_RETRY_SIDE:
             faces = self._detect_at(image, scale * 2)
-        faces.sort(key=lambda face: face.area, reverse=True)
-        return faces
+        return main_face_first(faces, width, height)
 
     def _detect_at(self, image, scale):
         height, width = image.shape[:2]
@@ -236,8 +255,8 @@ def encode_images(image_paths, model, assess_quality=False):
     return list(iter_encoded(image_paths, model, assess_quality=assess_quality))
 
 
-def largest_face(image_path, model, require_single=False):
-    """The largest face of the image, embedded, and how many faces the image shows.
+def main_face(image_path, model, require_single=False):
+    """The main face of the image (see main_face_first), embedded, and how many faces the image shows.
 
     NoFaceError when there is none; MultipleFacesError for several when `require_single`."""
     faces = model.faces_in_arrays([load_image(image_path)])[0]
@@ -249,8 +268,9 @@ def largest_face(image_path, model, require_single=False):
 
 
 def img_to_encoding(image_path, model, require_single=False):
-    """The unit embedding of the largest face in the image (the notebook's contract)."""
-    return largest_face(image_path, model, require_single)[0].embedding
+    """The unit embedding of the main face in the image: the largest, or the most central of faces about as
+    large (the notebook's contract, with a stable choice between two people of one size)."""
+    return main_face(image_path, model, require_single)[0].embedding
 
 
 def load_model(name=DEFAULT_MODEL, weights=None):

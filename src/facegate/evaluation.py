@@ -68,8 +68,8 @@ def read_pairs(pairs_file, images_dir, suffix=".jpg"):
     return PairSet(first, second, np.array(same), folds)
 
 
-def largest_face_encodings(paths, model):
-    """{path: unit embedding of its largest face} for the images where a face was found; and the failures."""
+def main_face_encodings(paths, model):
+    """{path: unit embedding of its main face, as verify chooses it} for the images where a face was found; and the failures."""
     encodings, failures = {}, {}
     for result in encode_images(sorted(set(map(str, paths))), model):
         if result.faces:
@@ -81,7 +81,7 @@ def largest_face_encodings(paths, model):
 
 def pair_distances(pairs, model):
     """Distance of each pair as verify computes it (inf where a face is missing), and the detection failures."""
-    encodings, failures = largest_face_encodings(pairs.first + pairs.second, model)
+    encodings, failures = main_face_encodings(pairs.first + pairs.second, model)
     distances = np.full(len(pairs.same), np.inf)
     for index, (a, b) in enumerate(zip(map(str, pairs.first), map(str, pairs.second))):
         if a in encodings and b in encodings:
@@ -216,7 +216,7 @@ def labelled_photos(folder):
 
 def encode_people(people, model):
     """{person: (source file names, (k, D) embeddings)} of the photos where a face was found; and the failures."""
-    encodings, failures = largest_face_encodings(list(itertools.chain(*people.values())), model)
+    encodings, failures = main_face_encodings(list(itertools.chain(*people.values())), model)
     encoded = {}
     for name, photos in people.items():
         found = [str(p) for p in photos if str(p) in encodings]
@@ -236,7 +236,7 @@ def evaluate_gallery(people, probes_dir, truth, model, threshold):
         database.save()
         gallery = Gallery.of(Database.load(scratch))
     probe_paths = [Path(probes_dir) / name for name in truth]
-    probe_encodings, probe_failures = largest_face_encodings(probe_paths, model)
+    probe_encodings, probe_failures = main_face_encodings(probe_paths, model)
     outcomes = []  # (true identity or None, predicted identity or None, distance)
     for path, true_identity in zip(map(str, probe_paths), truth.values()):
         if path in probe_encodings:
@@ -314,6 +314,7 @@ def round_down(value, places=4):
 
 
 def embeddings_of_database(database):
-    """{person: (k, D) embeddings} of everyone enrolled."""
-    return {name: database.embeddings_of(name) for name in database.people()}
+    """{person: (k, D) embeddings} of everyone enrolled (through the gallery's name index: one pass)."""
+    gallery = Gallery.of(database)
+    return {name: gallery.embeddings_of(name) for name in database.people()}
 

@@ -104,31 +104,32 @@ def verify_encoding(encoding, identity, gallery, threshold):
     return distance, bool(distance < check_threshold(threshold))  # NaN is never below
 
 
-def verify_largest_face(image_path, identity, gallery, model, threshold, require_single_face=False):
-    """(dist, door_open, face_count): the image's largest face against exactly `identity`.
+def verify_main_face(image_path, identity, gallery, model, threshold, require_single_face=False):
+    """(dist, door_open, face_count): the image's main face against exactly `identity`.
 
-    An unknown name is refused before the image is looked at; with `require_single_face`, an image showing
-    several faces raises MultipleFacesError instead of deciding on the largest."""
-    from .encoder import largest_face
+    The main face is the largest, or the most central of faces about as large (encoder.main_face_first). An
+    unknown name is refused before the image is looked at; with `require_single_face`, an image showing
+    several faces raises MultipleFacesError instead of deciding on the main one."""
+    from .encoder import main_face
 
     gallery.check_model(model)
     gallery.embeddings_of(identity)
-    face, face_count = largest_face(image_path, model, require_single=require_single_face)
+    face, face_count = main_face(image_path, model, require_single=require_single_face)
     return (*verify_encoding(face.embedding, identity, gallery, threshold), face_count)
 
 
 def verify(image_path, identity, database, model, threshold=None, require_single_face=False):
-    """Is the person in the image `identity`? Returns (dist, door_open), deciding on the largest face.
+    """Is the person in the image `identity`? Returns (dist, door_open), deciding on the main face.
 
     dist is the smallest distance to any enrolled photo of exactly `identity`. With `require_single_face`,
     an image showing several faces raises MultipleFacesError instead."""
-    distance, door_open, _ = verify_largest_face(image_path, identity, Gallery.of(database), model,
+    distance, door_open, _ = verify_main_face(image_path, identity, Gallery.of(database), model,
                                                  resolve_threshold(threshold, database), require_single_face)
     return distance, door_open
 
 
 def who_is_it(image_path, database, model, threshold=None):
-    """Who is the largest face in the image? Returns (min_dist, identity); identity is None for a stranger."""
+    """Who is the main face in the image? Returns (min_dist, identity); identity is None for a stranger."""
     from .encoder import img_to_encoding
 
     gallery = Gallery.of(database)

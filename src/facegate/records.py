@@ -27,6 +27,6 @@ def image_record(result, matches):
 
 
 def verify_record(path, identity, distance, door_open, threshold, face_count):
-    """verify: the claimed identity, the distance of the largest face to it, and the decision."""
+    """verify: the claimed identity, the distance of the main face to it, and the decision."""
     return {"path": str(path), "identity": identity, "distance": rounded(distance), "match": door_open,
             "threshold": threshold, "faces": face_count}

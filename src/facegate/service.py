@@ -20,7 +20,7 @@ from .database import INDEX_NAME, Database
 from .encoder import encode_images
 from .errors import (DatabaseError, FacegateError, ImageError, MultipleFacesError, NoFaceError, UnknownIdentityError,
                      printable)
-from .matching import Gallery, resolve_threshold, verify_largest_face
+from .matching import Gallery, resolve_threshold, verify_main_face
 from .records import image_record, match_faces, verify_record
 
 DEFAULT_PORT = 8080
@@ -96,7 +96,7 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):
         _, gallery, limit = state.current()
         gallery.embeddings_of(name)  # unknown names are refused before the upload is stored
         with _uploaded_image() as path, state.lock:
-            distance, door_open, face_count = verify_largest_face(path, name, gallery, state.model, limit, single)
+            distance, door_open, face_count = verify_main_face(path, name, gallery, state.model, limit, single)
         return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count))
 
     @app.post("/identify")
