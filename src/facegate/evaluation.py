@@ -69,7 +69,8 @@ def read_pairs(pairs_file, images_dir, suffix=".jpg"):
 
 
 def main_face_encodings(paths, model):
-    """{path: unit embedding of its main face, as verify chooses it} for the images where a face was found; and the failures."""
+    """{path: unit embedding of its main face, chosen as verify chooses it} where a face was found; and the
+    failures."""
     encodings, failures = {}, {}
     for result in encode_images(sorted(set(map(str, paths))), model):
         if result.faces:

@@ -124,7 +124,7 @@ def verify(image_path, identity, database, model, threshold=None, require_single
     dist is the smallest distance to any enrolled photo of exactly `identity`. With `require_single_face`,
     an image showing several faces raises MultipleFacesError instead."""
     distance, door_open, _ = verify_main_face(image_path, identity, Gallery.of(database), model,
-                                                 resolve_threshold(threshold, database), require_single_face)
+                                              resolve_threshold(threshold, database), require_single_face)
     return distance, door_open
 
 
