@@ -12,6 +12,7 @@ import facegate
 from facegate import database as db_module
 from facegate.database import INDEX_NAME, Database, export_database, read_export, transaction
 from facegate.errors import DatabaseError, UnknownIdentityError
+from facegate.matching import Gallery
 
 from conftest import snapshot
 
@@ -21,7 +22,7 @@ def test_round_trip_keeps_names_sources_times_and_vectors(staff_db, staff_encodi
     assert loaded.model == "facenet128" and loaded.threshold is None and len(loaded) == 12
     assert set(loaded.people()) == set(staff_encodings)
     for name, vector in staff_encodings.items():
-        assert np.array_equal(loaded.embeddings_of(name)[0], vector.astype(np.float32))
+        assert np.array_equal(Gallery.of(loaded).embeddings_of(name)[0], vector.astype(np.float32))
     entry = loaded.people()["danielle"][0]
     assert entry.source == "danielle.png" and entry.enrolled_at.endswith("+00:00")
     index = json.loads((staff_db / INDEX_NAME).read_text())
@@ -32,14 +33,14 @@ def test_round_trip_keeps_names_sources_times_and_vectors(staff_db, staff_encodi
 def test_several_photos_per_person_and_remove(staff_db, staff_encodings):
     with transaction(staff_db) as database:
         database.add("younes", [staff_encodings["tian"]], ["second.jpg"], "facenet128")
-    assert len(Database.load(staff_db).embeddings_of("younes")) == 2
+    assert len(Gallery.of(Database.load(staff_db)).embeddings_of("younes")) == 2
     with transaction(staff_db) as database:
         assert database.remove("younes") == 2
     loaded = Database.load(staff_db)
     assert "younes" not in loaded.people() and len(loaded) == 11
     assert len(list(staff_db.glob("vectors-*.npz"))) == 1  # superseded vectors are cleaned up
     with pytest.raises(UnknownIdentityError):
-        loaded.embeddings_of("younes")
+        Gallery.of(loaded).embeddings_of("younes")
 
 
 def test_a_failed_commit_leaves_the_files_byte_identical(staff_db, staff_encodings, monkeypatch):

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from facegate.database import LOCK_NAME, Database, transaction
 from facegate.errors import DatabaseError
+from facegate.matching import Gallery
 
 from conftest import snapshot
 
@@ -78,7 +79,7 @@ def injected(failure):
 def committed_state(folder):
     """{name: embeddings} and the threshold of the database as loaded from disk."""
     database = Database.load(folder)
-    return {name: database.embeddings_of(name).tolist() for name in database.people()}, database.threshold
+    return {name: Gallery.of(database).embeddings_of(name).tolist() for name in database.people()}, database.threshold
 
 
 def files(folder):

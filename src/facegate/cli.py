@@ -147,10 +147,11 @@ def verify(settings, image, name, threshold, require_single_face, as_json):
     """
     database = settings.database()
     limit = resolve_threshold(threshold, database)
-    database.embeddings_of(name)  # unknown names and unusable files fail before the model loads
+    gallery = Gallery.of(database)
+    gallery.embeddings_of(name)  # unknown names and unusable files fail before the model loads
     check_image(image)
     distance, door_open, face_count = verify_main_face(
-        image, name, Gallery.of(database), settings.model(database), limit, require_single_face
+        image, name, gallery, settings.model(database), limit, require_single_face
     )
     if as_json:
         _emit(verify_record(image, name, distance, door_open, limit, face_count))
@@ -279,7 +280,7 @@ def list_people(settings, as_json):
 @click.pass_obj
 def remove(settings, name):
     """Remove NAME and all of their enrolled photos."""
-    settings.database().embeddings_of(name)  # an unknown name fails without touching the database
+    Gallery.of(settings.database()).embeddings_of(name)  # an unknown name fails without touching the database
     with transaction(settings.db_path) as database:
         removed = database.remove(name)
     click.echo(f"{name}: removed ({removed} photo(s))")

@@ -128,13 +128,6 @@ class Database:
             people.setdefault(entry.name, []).append(entry)
         return dict(sorted(people.items()))
 
-    def embeddings_of(self, name):
-        """The (k, D) embeddings enrolled for exactly `name`; UnknownIdentityError if there are none."""
-        rows = [i for i, entry in enumerate(self.entries) if entry.name == name]
-        if not rows:
-            raise UnknownIdentityError(name)
-        return self.embeddings[rows]
-
     def check_model(self, model_name):
         if self.model is not None and self.model != model_name:
             raise DatabaseError(
