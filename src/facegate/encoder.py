@@ -24,6 +24,9 @@ one nearest the picture's centre is the main face (the camera is aimed at the pe
 of one size otherwise swap places on a few pixels of box noise). See docs/accuracy.md."""
 MIN_DETECTABLE_SIDE = 24
 """Images smaller than this on either side cannot hold a detectable face."""
+EAGER_PICTURES = 1
+"""Tracing MTCNN's networks costs ~0.3 s once and makes every later detection 3-5x cheaper: a process detects
+its first picture eagerly (a one-picture verify stays fast) and traces them from the second on."""
 DETECTOR_INPUT_SIDES = ((None, None), (24, 24), (48, 48))
 """Input height and width of MTCNN's PNet (any), RNet and ONet, in stage order (for tracing them ahead)."""
 EMBED_BATCH = 32
@@ -74,6 +77,7 @@ class FaceModel:
         self._graph = None
         self._eager_views = 0
         self._detector_functions = None
+        self._pictures_detected = 0
 
     @property
     def name(self):
@@ -91,6 +95,9 @@ class FaceModel:
         height, width = image.shape[:2]
         if min(height, width) < MIN_DETECTABLE_SIDE:
             return []
+        self._pictures_detected += 1
+        if self._pictures_detected > EAGER_PICTURES:
+            self.trace_detector()
         scale = min(1.0, DETECTION_MAX_SIDE / max(height, width))
         faces = self._detect_at(image, scale)
         if not faces and max(height, width) * scale * 2 <= DETECTION_RETRY_SIDE:
@@ -180,8 +187,8 @@ class FaceModel:
 
         mtcnn calls each Keras network eagerly, once per pyramid level and stage, and those calls are ~90% of its
         time. Traced (~0.3 s once, shapes relaxed after the first retrace) they return bit-identical boxes,
-        confidences and landmarks 3-5x faster: worth it from the second picture a process detects on. Returns
-        the traced functions, in stage order."""
+        confidences and landmarks 3-5x faster (see EAGER_PICTURES). Returns the traced functions, in stage
+        order."""
         if self._detector_functions is not None:
             return self._detector_functions
         tf = import_tensorflow()
@@ -206,8 +213,6 @@ class FaceModel:
 
     def faces_in_arrays(self, images, assess_quality=False):
         """Every face of every RGB array, embedded in shared batches: a list of face lists."""
-        if len(images) > 1:
-            self.trace_detector()
         per_image = [self.detect(image) for image in images]
         if assess_quality:
             for image, faces in zip(images, per_image):
