@@ -146,8 +146,7 @@ class Database:
         self._append([Entry(name, str(source), now) for source in sources], embeddings, model_name)
 
     def _append(self, entries, embeddings, model_name):
-        """Add rows already checked, adopting `model_name` if the database has none yet."""
-        self.check_model(model_name)
+        """Add rows already checked (model included), adopting `model_name` if the database has none yet."""
         if self.model is None:
             self.model = model_name
             self.embeddings = np.zeros((0, embeddings.shape[1]), np.float32)
@@ -183,6 +182,7 @@ class Database:
             return
         if not other.entries:
             return
+        self.check_model(other.model)
         self._append(other.entries, other.embeddings, other.model)
         if self.threshold is None:
             self.threshold = other.threshold
