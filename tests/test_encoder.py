@@ -96,21 +96,6 @@ def test_main_face_of_a_real_picture_follows_size_then_centre(model, staff_encod
         assert np.linalg.norm(encoding - staff_encodings[expected]) < 0.5, case
 
 
-def test_traced_detector_finds_exactly_what_the_eager_one_finds(model):
-    from mtcnn import MTCNN
-
-    from facegate.imaging import load_image
-
-    eager = MTCNN()
-    assert len(model.trace_detector()) == 3  # PNet, RNet, ONet now run as graphs
-    pictures = [DATA / "bbt" / "bbt1.jpg", IMAGES / "camera_0.jpg", IMAGES / "danielle.png",
-                DATA / "lfw-devtrain" / "images" / "Princess_Masako" / "Princess_Masako_0001.jpg"]
-    for path in pictures:
-        image = load_image(path)
-        found = model.detector.detect_faces(image)
-        assert found and found == eager.detect_faces(image), path  # boxes, confidences, landmarks: bit for bit
-
-
 def test_photos_without_faces_yield_none(model):
     negatives = sorted((DATA / "negatives").glob("*.*g"))
     assert len(negatives) >= 5

@@ -509,12 +509,13 @@ def _print_summary(summary, as_json):
 @cli.command()
 @click.pass_obj
 def fetch(settings):
-    """Download, verify and cache the model weights now (otherwise done on first use)."""
-    from .weights import weights_path
+    """Download, verify and cache the model weights and convert the networks now (otherwise done on first use)."""
+    from .conversion import detector_network_paths, embedding_network_path
 
     name = settings.model_name or DEFAULT_MODEL
-    path = weights_path(MODELS[name], settings.weights)
-    click.echo(f"{name}: weights ready in {path}")
+    path = embedding_network_path(MODELS[name], settings.weights)
+    detector_network_paths()
+    click.echo(f"{name}: converted networks ready in {path.parent.parent}")
 
 
 def _expand_photos(arguments):

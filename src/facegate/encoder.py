@@ -1,16 +1,16 @@
-"""Faces in images: MTCNN detection, landmark alignment, standardisation, batched FaceNet embedding, L2 norm."""
+"""Faces in images: MTCNN detection, landmark alignment, standardisation, batched FaceNet embedding, L2 norm.
+
+Both networks run as converted files under LiteRT (conversion.py, runtime.py): no TensorFlow at run time."""
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
 from .alignment import aligned_crop
-from .errors import ImageError, ModelError, MultipleFacesError, NoFaceError
+from .errors import ImageError, MultipleFacesError, NoFaceError
 from .imaging import load_image
 from .models import DEFAULT_MODEL, model_spec
 from .quality import quality_problems
-from .quiet import import_tensorflow, silenced_stderr
-from .weights import weights_path
 
 MIN_CONFIDENCE = 0.95
 """Detections below this MTCNN confidence are not faces (as in the seed's `extract`)."""
@@ -24,15 +24,7 @@ one nearest the picture's centre is the main face (the camera is aimed at the pe
 of one size otherwise swap places on a few pixels of box noise). See docs/accuracy.md."""
 MIN_DETECTABLE_SIDE = 24
 """Images smaller than this on either side cannot hold a detectable face."""
-EAGER_PICTURES = 1
-"""Tracing MTCNN's networks costs ~0.3 s once and makes every later detection 3-5x cheaper: a process detects
-its first picture eagerly (a one-picture verify stays fast) and traces them from the second on."""
-DETECTOR_INPUT_SIDES = ((None, None), (24, 24), (48, 48))
-"""Input height and width of MTCNN's PNet (any), RNet and ONet, in stage order (for tracing them ahead)."""
 EMBED_BATCH = 32
-EAGER_VIEW_BUDGET = 16
-"""Tracing the network into a graph costs ~4 s once, an eager call ~0.7 s each: a process embeds its first
-crops eagerly (a one-picture verify stays fast) and traces the graph once it has more to do (scan)."""
 
 
 @dataclass
@@ -68,16 +60,14 @@ def main_face_first(faces, width, height):
 
 
 class FaceModel:
-    """A detector and an embedding network, loaded once and shared by every library call."""
+    """A detector and an embedding network, loaded once and shared by every library call (one call at a time)."""
 
     def __init__(self, spec, network, detector):
         self.spec = spec
         self.network = network
+        """Callable: float32 views (N, S, S, 3) -> (embeddings (N, D),)."""
         self.detector = detector
-        self._graph = None
-        self._eager_views = 0
-        self._detector_functions = None
-        self._pictures_detected = 0
+        """A detection.Detector."""
 
     @property
     def name(self):
@@ -95,9 +85,6 @@ class FaceModel:
         height, width = image.shape[:2]
         if min(height, width) < MIN_DETECTABLE_SIDE:
             return []
-        self._pictures_detected += 1
-        if self._pictures_detected > EAGER_PICTURES:
-            self.trace_detector()
         scale = min(1.0, DETECTION_MAX_SIDE / max(height, width))
         faces = self._detect_at(image, scale)
         if not faces and max(height, width) * scale * 2 <= DETECTION_RETRY_SIDE:
@@ -107,20 +94,17 @@ class FaceModel:
     def _detect_at(self, image, scale):
         height, width = image.shape[:2]
         resized = image if scale == 1.0 else _resize(image, round(width * scale), round(height * scale))
-        with silenced_stderr():
-            found = self.detector.detect_faces(resized)
         faces = []
-        for item in found:
-            confidence = float(item["confidence"])
-            if not confidence >= MIN_CONFIDENCE:
+        for found in self.detector.detect(resized):
+            if not found.confidence >= MIN_CONFIDENCE:
                 continue
-            x, y, w, h = (float(v) / scale for v in item["box"])
+            x, y, w, h = (v / scale for v in found.box)
             x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
             x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            keypoints = {k: (float(px) / scale, float(py) / scale) for k, (px, py) in item["keypoints"].items()}
-            faces.append(Face((x0, y0, x1 - x0, y1 - y0), confidence, keypoints))
+            keypoints = {k: (px / scale, py / scale) for k, (px, py) in found.keypoints.items()}
+            faces.append(Face((x0, y0, x1 - x0, y1 - y0), found.confidence, keypoints))
         return faces
 
     def crop(self, image, face):
@@ -157,59 +141,17 @@ class FaceModel:
         views = crops.reshape((-1,) + crops.shape[2:])
         if self.spec.flip_average:
             views = np.concatenate([views, views[:, :, ::-1]])
-        infer = self._inference_function(len(views))
-        parts = []
-        with silenced_stderr():
-            for start in range(0, len(views), EMBED_BATCH):
-                parts.append(infer(views[start:start + EMBED_BATCH]).numpy())
+        parts = [self.network(views[start:start + EMBED_BATCH])[0] for start in range(0, len(views), EMBED_BATCH)]
         vectors = np.concatenate(parts).astype(np.float32).reshape(-1, count, per_face, self.embedding_size)
         vectors = vectors.sum(axis=(0, 2))
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
-    def _forward(self, batch):
-        return self.network(batch, training=False)
-
-    def _inference_function(self, count):
-        if self._graph is None and self._eager_views + count <= EAGER_VIEW_BUDGET:
-            self._eager_views += count
-            return self._forward
-        if self._graph is None:
-            tf = import_tensorflow()
-            size = self.spec.input_size
-            self._graph = tf.function(
-                self._forward, input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)]
-            )
-        return self._graph
-
-    def trace_detector(self):
-        """Run MTCNN's three networks as TensorFlow graphs from now on.
-
-        mtcnn calls each Keras network eagerly, once per pyramid level and stage, and those calls are ~90% of its
-        time. Traced (~0.3 s once, shapes relaxed after the first retrace) they return bit-identical boxes,
-        confidences and landmarks 3-5x faster (see EAGER_PICTURES). Returns the traced functions, in stage
-        order."""
-        if self._detector_functions is not None:
-            return self._detector_functions
-        tf = import_tensorflow()
-        self._detector_functions = []
-        for stage in self.detector.stages:
-            network = getattr(stage, "_model", None)  # where mtcnn 1.x keeps each stage's network
-            if network is not None:
-                stage._model = tf.function(network, reduce_retracing=True)
-                self._detector_functions.append(stage._model)
-        return self._detector_functions
-
     def warm_up(self):
-        """Run both networks once and trace their graphs, so that the first real request is fast."""
-        self._eager_views = EAGER_VIEW_BUDGET
-        with silenced_stderr():
-            for function, (height, width) in zip(self.trace_detector(), DETECTOR_INPUT_SIDES):
-                for batch, side in ((1, 40), (2, 57)):  # two shapes: the trace generalises to any
-                    function(np.zeros((batch, height or side, width or side + 11, 3), np.float32))
+        """Run both networks once (LiteRT prepares its kernels on first use), so the first real request is fast."""
         size = self.spec.input_size
         self.embed(np.zeros((1, len(self.spec.views), size, size, 3), np.float32))
-        self.detect(np.zeros((size, size, 3), np.uint8))
+        self.detector.warm_up()
 
     def faces_in_arrays(self, images, assess_quality=False):
         """Every face of every RGB array, embedded in shared batches: a list of face lists."""
@@ -306,36 +248,15 @@ def img_to_encoding(image_path, model, require_single=False):
 
 
 def load_model(name=DEFAULT_MODEL, weights=None):
-    """Build the detector and embedding network `name`, with weights from the cache (fetched on first use)."""
+    """The detector and embedding network `name`, as converted files from the cache (made on first use)."""
+    from .conversion import detector_network_paths, embedding_network_path
+    from .detection import Detector
+    from .runtime import Network
+
     spec = model_spec(name)
-    path = weights_path(spec, weights)
-    import_tensorflow()
-    with silenced_stderr():
-        from keras_facenet.inception_resnet_v1 import InceptionResNetV1
-        from mtcnn import MTCNN
-
-        size = spec.input_size
-        network = InceptionResNetV1(input_shape=(size, size, 3), classes=spec.embedding_size)
-        _load_weights_by_name(network, path)
-        detector = MTCNN()
+    network = Network(embedding_network_path(spec, weights))
+    detector = Detector(*(Network(path) for path in detector_network_paths()))
     return FaceModel(spec, network, detector)
-
-
-def _load_weights_by_name(network, path):
-    """Copy every weighted layer's arrays from a Keras 2 HDF5 file (full model or weights only) by layer name."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as handle:
-            root = handle["model_weights"] if "model_weights" in handle else handle
-            for layer in network.layers:
-                if not layer.weights:
-                    continue
-                group = root[layer.name]
-                names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs["weight_names"]]
-                layer.set_weights([group[n][()] for n in names])
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"{path}: cannot load weights into {network.name} ({exc})") from None
 
 
 def _resize(pixels, width, height):

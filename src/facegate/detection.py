@@ -1,0 +1,224 @@
+"""MTCNN face detection (Zhang et al. 2016) in NumPy over its three networks, run by LiteRT.
+
+A port of mtcnn 1.0.0's single-image pipeline (MIT licence, (c) 2019-2024 Iván de Paz Centeno) with that
+package's weights and settings: the same pyramid, area resizing, proposals, suppression and refinements, so it
+finds the faces that package finds (tests/test_encoder.py compares them) without importing TensorFlow.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_FACE_SIDE = 20
+"""Smallest face searched for, in pixels (mtcnn's min_face_size)."""
+PYRAMID_FACTOR = 0.709
+CELL_SIDE = 12
+"""PNet sees 12x12 windows with a stride of 2 pixels."""
+CELL_STRIDE = 2
+THRESHOLDS = (0.6, 0.7, 0.8)
+"""Face scores a candidate must exceed after PNet, RNet and ONet."""
+NMS_PNET_SCALE, NMS_PNET, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7
+NMS_BLOCK = 1024
+"""Candidates compared at a time in suppression: memory stays O(n x NMS_BLOCK), not O(n^2)."""
+KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+@dataclass
+class Detection:
+    """A face as mtcnn reports it: box (x, y, width, height) and keypoints in whole pixels, ONet's score."""
+
+    box: tuple
+    confidence: float
+    keypoints: dict
+
+
+class Detector:
+    """MTCNN over three callables taking a float32 batch (N, H, W, 3) and returning the network's outputs."""
+
+    def __init__(self, pnet, rnet, onet):
+        self.pnet, self.rnet, self.onet = pnet, rnet, onet
+
+    def warm_up(self):
+        """Run each network once on a blank input (LiteRT prepares its kernels on the first run)."""
+        for network, side in ((self.pnet, CELL_SIDE), (self.rnet, 24), (self.onet, 48)):
+            network(np.zeros((1, side, side, 3), np.float32))
+
+    def detect(self, image):
+        """The faces in an RGB uint8 array, highest score first."""
+        height, width = image.shape[:2]
+        normalized = (image - 127.5) / 128
+        boxes = self._proposals(normalized)
+        normalized = normalized.astype(np.float32)  # what the patches are cut from
+        if len(boxes):
+            boxes = self._refined(normalized, boxes)
+        if not len(boxes):
+            return []
+        boxes, landmarks = self._finished(normalized, boxes)
+        return [_detection(row, points, width, height) for row, points in zip(boxes, landmarks)]
+
+    def _proposals(self, normalized):
+        """PNet over the image pyramid: candidate squares [x1, y1, x2, y2, score]."""
+        height, width = normalized.shape[:2]
+        resized = _AreaResizer(normalized)
+        per_scale = []
+        for scale in _pyramid(width, height):
+            scaled = resized(int(height * scale), int(width * scale))
+            offsets, scores = self.pnet(scaled[None])
+            boxes = _windows(offsets[0], scores[0], THRESHOLDS[0])
+            boxes[:, :4] /= scale
+            per_scale.append(boxes[_kept(boxes, NMS_PNET_SCALE)])
+        boxes = np.concatenate(per_scale) if per_scale else np.empty((0, 5))
+        boxes = _by_score(boxes)
+        return _squared(boxes[_kept(boxes, NMS_PNET)])
+
+    def _refined(self, normalized, boxes):
+        """RNet on 24x24 patches: rescored, regressed, suppressed squares."""
+        offsets, scores = self.rnet(_patches(normalized, boxes, 24))
+        boxes = _regressed(_rescored(boxes, scores), offsets)
+        boxes = _by_score(boxes[boxes[:, 4] > THRESHOLDS[1]])
+        return _squared(boxes[_kept(boxes, NMS_RNET)])
+
+    def _finished(self, normalized, boxes):
+        """ONet on 48x48 patches: final boxes and their five landmarks (x0..x4, y0..y4)."""
+        offsets, points, scores = self.onet(_patches(normalized, boxes, 48))
+        sides = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], axis=1)
+        landmarks = np.concatenate([
+            sides[:, :1] * points[:, :5] + boxes[:, :1] - 1,
+            sides[:, 1:] * points[:, 5:] + boxes[:, 1:2] - 1,
+        ], axis=1)
+        boxes = _regressed(_rescored(boxes, scores), offsets)
+        passed = boxes[:, 4] > THRESHOLDS[2]
+        boxes, landmarks = boxes[passed], landmarks[passed]
+        order = np.argsort(boxes[:, 4])[::-1]
+        boxes, landmarks = boxes[order], landmarks[order]
+        kept = _kept(boxes, NMS_ONET, by_smaller_area=True)
+        return boxes[kept], landmarks[kept]
+
+
+def _pyramid(width, height):
+    count = round(-(np.log(min(width, height) / CELL_SIDE) / np.log(PYRAMID_FACTOR) + 1))
+    return CELL_SIDE / MIN_FACE_SIDE * PYRAMID_FACTOR ** np.arange(count)
+
+
+class _AreaResizer:
+    """Resizes one image to many sizes by averaging each output pixel's span of input pixels (TensorFlow's
+    AREA method), from the image's integral, which is bilinear between whole pixels: O(output) per size."""
+
+    def __init__(self, image):
+        height, width, channels = image.shape
+        self.integral = np.zeros((height + 1, width + 1, channels))
+        self.integral[1:, 1:] = image.cumsum(axis=0).cumsum(axis=1)
+
+    def __call__(self, height, width):
+        rows, columns = self.integral.shape[0] - 1, self.integral.shape[1] - 1
+        at_edges = _at_edges(_at_edges(self.integral, rows, height, axis=0), columns, width, axis=1)
+        sums = at_edges[1:, 1:] - at_edges[:-1, 1:] - at_edges[1:, :-1] + at_edges[:-1, :-1]
+        return (sums * (height * width / (rows * columns))).astype(np.float32)
+
+
+def _at_edges(integral, source, target, axis):
+    """The integral, linearly interpolated along `axis` at the target+1 edges of `target` equal spans."""
+    edges = np.arange(target + 1) * (source / target)
+    below = np.minimum(np.floor(edges).astype(int), source - 1)
+    fraction = (edges - below).reshape((-1,) + (1,) * (integral.ndim - 1))
+    integral = np.moveaxis(integral, axis, 0)
+    return np.moveaxis(integral[below] * (1 - fraction) + integral[below + 1] * fraction, 0, axis)
+
+
+def _windows(offsets, scores, threshold):
+    """PNet's score map as boxes [x1, y1, x2, y2, score] in the scaled image, highest score first."""
+    rows, cols = np.nonzero(scores[:, :, 1] > threshold)
+    dx1, dy1, dx2, dy2 = offsets[rows, cols].T
+    x1, y1 = cols * CELL_STRIDE + 1, rows * CELL_STRIDE + 1
+    x2, y2 = cols * CELL_STRIDE + CELL_SIDE, rows * CELL_STRIDE + CELL_SIDE
+    side_x, side_y = x2 - x1, y2 - y1
+    boxes = np.stack([x1 + dx1 * side_x, y1 + dy1 * side_y, x2 + dx2 * side_x, y2 + dy2 * side_y,
+                      scores[rows, cols, 1]], axis=1).astype(np.float64)
+    return _by_score(boxes)
+
+
+def _by_score(boxes):
+    return boxes[np.argsort(boxes[:, 4])[::-1]]
+
+
+def _kept(boxes, threshold, by_smaller_area=False):
+    """Indices of the boxes (highest score first) that no higher-scored box overlaps by more than threshold.
+
+    Overlap is intersection over union, or over the smaller box's area. As in mtcnn, a box overlapped by a
+    higher-scored box is dropped even when that box is dropped itself."""
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = (x2 - x1) * (y2 - y1)
+    kept = np.ones(len(boxes), dtype=bool)
+    for start in range(0, len(boxes), NMS_BLOCK):
+        block = slice(start, start + NMS_BLOCK)
+        earlier = slice(0, min(len(boxes), start + NMS_BLOCK))
+        width = np.maximum(0, np.minimum(x2[earlier, None], x2[None, block])
+                           - np.maximum(x1[earlier, None], x1[None, block]))
+        height = np.maximum(0, np.minimum(y2[earlier, None], y2[None, block])
+                            - np.maximum(y1[earlier, None], y1[None, block]))
+        inter = width * height
+        if by_smaller_area:
+            overlap = inter / np.minimum(areas[earlier, None], areas[None, block])
+        else:
+            overlap = inter / (areas[earlier, None] + areas[None, block] - inter)
+        rows = np.arange(earlier.stop)[:, None]
+        columns = np.arange(start, start + overlap.shape[1])[None, :]
+        kept[block] = ~np.any((overlap > threshold) & (rows < columns), axis=0)
+    return np.nonzero(kept)[0]
+
+
+def _squared(boxes):
+    boxes = boxes.copy()
+    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    side = np.maximum(width, height)
+    boxes[:, 0] += width * 0.5 - side * 0.5
+    boxes[:, 1] += height * 0.5 - side * 0.5
+    boxes[:, 2], boxes[:, 3] = boxes[:, 0] + side, boxes[:, 1] + side
+    return boxes
+
+
+def _rescored(boxes, scores):
+    boxes = boxes.copy()
+    boxes[:, 4] = scores[:, -1]
+    return boxes
+
+
+def _regressed(boxes, offsets):
+    boxes = boxes.copy()
+    width, height = boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1
+    boxes[:, :4] += offsets * np.stack([width, height, width, height], axis=1)
+    return boxes
+
+
+def _patches(image, boxes, side):
+    """Each box's region resized to side x side, bilinear, zero outside the image (tf.image.crop_and_resize
+    with mtcnn's box normalisation: coordinates over the image's size, sampled over its size minus one)."""
+    height, width = image.shape[:2]
+    normalized = (boxes[:, [1, 0, 3, 2]] / [height, width, height, width]).astype(np.float32)
+    steps = np.arange(side, dtype=np.float32)
+    ys = normalized[:, :1] * (height - 1) + steps * ((normalized[:, 2:3] - normalized[:, :1]) * (height - 1) / (side - 1))
+    xs = normalized[:, 1:2] * (width - 1) + steps * ((normalized[:, 3:4] - normalized[:, 1:2]) * (width - 1) / (side - 1))
+    top, left = np.floor(ys), np.floor(xs)
+    y_weight, x_weight = (ys - top)[:, :, None, None], (xs - left)[:, None, :, None]
+    top, left = top.astype(int), left.astype(int)
+    bottom, right = np.ceil(ys).astype(int), np.ceil(xs).astype(int)
+    clip_y, clip_x = (lambda v: np.clip(v, 0, height - 1)), (lambda v: np.clip(v, 0, width - 1))
+
+    def at(rows, cols):
+        return image[clip_y(rows)[:, :, None], clip_x(cols)[:, None, :]]
+
+    upper = at(top, left) + (at(top, right) - at(top, left)) * x_weight
+    lower = at(bottom, left) + (at(bottom, right) - at(bottom, left)) * x_weight
+    patches = upper + (lower - upper) * y_weight
+    outside = ((ys < 0) | (ys > height - 1))[:, :, None] | ((xs < 0) | (xs > width - 1))[:, None, :]
+    patches[outside] = 0
+    return patches.astype(np.float32)
+
+
+def _detection(row, points, width, height):
+    """mtcnn's report of a face: box clipped to the image and rounded, keypoints rounded."""
+    x1, x2 = np.clip(row[[0, 2]], 0, width - 1)
+    y1, y2 = np.clip(row[[1, 3]], 0, height - 1)
+    x, y, w, h = np.round([x1, y1, x2 - x1, y2 - y1]).astype(int)
+    points = np.round(points).astype(int)
+    keypoints = {name: (int(points[i]), int(points[i + 5])) for i, name in enumerate(KEYPOINT_NAMES)}
+    return Detection((int(x), int(y), int(w), int(h)), float(row[4]), keypoints)

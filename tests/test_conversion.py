@@ -1,0 +1,69 @@
+"""The converted networks (conversion.py, run by runtime.py) against the Keras networks they come from: same
+faces, same embeddings; a process that verifies never imports TensorFlow; a damaged conversion is redone."""
+import subprocess
+import sys
+
+import numpy as np
+
+from facegate import conversion
+from facegate.imaging import load_image
+from facegate.runtime import Network
+
+from conftest import DATA, IMAGES
+
+PICTURES = [DATA / "bbt" / "bbt1.jpg", IMAGES / "camera_0.jpg", IMAGES / "danielle.png",
+            DATA / "lfw-devtrain" / "images" / "Princess_Masako" / "Princess_Masako_0001.jpg",
+            DATA / "lfw-devtrain" / "images" / "Alex_Barros" / "Alex_Barros_0001.jpg"]
+
+
+def test_the_detector_finds_what_the_mtcnn_package_finds(model):
+    from mtcnn import MTCNN
+
+    reference = MTCNN()
+    for path in PICTURES:
+        image = load_image(path)
+        expected = sorted(reference.detect_faces(image.copy()), key=lambda item: item["box"])
+        found = sorted(model.detector.detect(image), key=lambda item: item.box)
+        assert found and len(found) == len(expected), path
+        for mine, theirs in zip(found, expected):
+            assert list(mine.box) == list(theirs["box"]), path
+            assert mine.keypoints == {k: tuple(v) for k, v in theirs["keypoints"].items()}, path
+            assert abs(mine.confidence - float(theirs["confidence"])) < 1e-4, path
+
+
+def test_the_converted_facenet_embeds_like_the_keras_network(model):
+    from facegate.weights import weights_path
+
+    keras_network = conversion._facenet(model.spec, weights_path(model.spec, fetch=False))
+    image = load_image(IMAGES / "camera_0.jpg")
+    crops = model.crop(image, model.detect(image)[0])
+    expected = keras_network(crops, training=False).numpy()
+    (converted,) = model.network(crops)
+    assert np.abs(converted - expected).max() < 1e-4
+    assert np.abs(expected).max() > 0.01  # the comparison is between real outputs, not zeros
+
+
+def test_verifying_a_photo_never_imports_tensorflow():
+    code = ("import sys, facegate; model = facegate.load_model(); "
+            f"facegate.img_to_encoding({str(IMAGES / 'camera_0.jpg')!r}, model); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'tensorflow imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # nor does LiteRT say anything
+
+
+def test_a_damaged_conversion_is_redone(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("FACEGATE_HOME", str(tmp_path))
+    paths = conversion.detector_network_paths()
+    assert "converting the MTCNN face detector" in capfd.readouterr().err
+    pnet = paths[0]
+    original = pnet.read_bytes()
+    pnet.write_bytes(original[:-100] + bytes(100))
+    assert conversion.detector_network_paths() == paths
+    assert "converting" in capfd.readouterr().err
+    before = tmp_path / "before.tflite"
+    before.write_bytes(original)
+    probe = np.random.default_rng(0).uniform(-1, 1, (1, 31, 37, 3)).astype(np.float32)
+    for again, first in zip(Network(pnet)(probe), Network(before)(probe)):
+        assert np.array_equal(again, first)  # whole again: the network it was
+    assert conversion.detector_network_paths() == paths and capfd.readouterr().err == ""  # kept from now on
