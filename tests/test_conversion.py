@@ -4,8 +4,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from facegate import conversion
+from facegate.errors import ModelError
 from facegate.imaging import load_image
 from facegate.runtime import Network
 
@@ -67,3 +69,12 @@ def test_a_damaged_conversion_is_redone(tmp_path, monkeypatch, capfd):
     for again, first in zip(Network(pnet)(probe), Network(before)(probe)):
         assert np.array_equal(again, first)  # whole again: the network it was
     assert conversion.detector_network_paths() == paths and capfd.readouterr().err == ""  # kept from now on
+
+
+def test_an_unwritable_cache_gives_one_clear_error(tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "home"
+    not_a_folder.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("FACEGATE_HOME", str(not_a_folder))
+    with pytest.raises(ModelError, match="cannot write the converted network"):
+        conversion.detector_network_paths()
+    assert not_a_folder.read_text() == "a file where the cache folder would go"

@@ -7,6 +7,7 @@ import hashlib
 import os
 import tempfile
 from importlib import metadata
+from pathlib import Path
 
 from .errors import ModelError
 from .quiet import import_tensorflow, silenced_stderr
@@ -23,11 +24,10 @@ def embedding_network_path(spec, weights=None):
 
     `weights` (or $FACEGATE_WEIGHTS) names a local weights file, which is checked even when the conversion is
     cached (both come from the weights of one hash)."""
-    if weights or os.environ.get("FACEGATE_WEIGHTS"):
-        weights_path(spec, weights)
+    source = weights_path(spec, weights) if weights or os.environ.get("FACEGATE_WEIGHTS") else None
     target = cache_dir() / spec.name / f"{spec.name}-{spec.weights_sha256[:12]}-v{CONVERSION_FORMAT}.tflite"
     if not _intact(target):
-        source = weights_path(spec, weights)
+        source = source or weights_path(spec, weights)
         size = spec.input_size
         say(f"first use: converting {spec.name} for the LiteRT runtime (about a minute, once)")
         _convert(_facenet(spec, source), (None, size, size, 3), target)
@@ -77,12 +77,19 @@ def _convert(network, input_shape, target):
 
 
 def _write_atomically(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(handle.name, path)
+    scratch = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+            scratch = handle.name
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(scratch, path)
+    except OSError as exc:
+        if scratch:
+            Path(scratch).unlink(missing_ok=True)
+        raise ModelError(f"{path}: cannot write the converted network ({exc.strerror or exc})") from None
 
 
 def _facenet(spec, weights_file):
