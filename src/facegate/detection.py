@@ -2,7 +2,7 @@
 
 A port of mtcnn 1.0.0's single-image pipeline (MIT licence, (c) 2019-2024 Iván de Paz Centeno) with that
 package's weights and settings: the same pyramid, area resizing, proposals, suppression and refinements, so it
-finds the faces that package finds (tests/test_encoder.py compares them) without importing TensorFlow.
+finds the faces that package finds (tests/test_conversion.py compares them) without importing TensorFlow.
 """
 from dataclasses import dataclass
 
@@ -198,8 +198,9 @@ def _patches(image, boxes, side):
     height, width = image.shape[:2]
     normalized = (boxes[:, [1, 0, 3, 2]] / [height, width, height, width]).astype(np.float32)
     steps = np.arange(side, dtype=np.float32)
-    ys = normalized[:, :1] * (height - 1) + steps * ((normalized[:, 2:3] - normalized[:, :1]) * (height - 1) / (side - 1))
-    xs = normalized[:, 1:2] * (width - 1) + steps * ((normalized[:, 3:4] - normalized[:, 1:2]) * (width - 1) / (side - 1))
+    y1, x1, y2, x2 = (normalized[:, i:i + 1] for i in range(4))
+    ys = y1 * (height - 1) + steps * ((y2 - y1) * (height - 1) / (side - 1))
+    xs = x1 * (width - 1) + steps * ((x2 - x1) * (width - 1) / (side - 1))
     top, left = np.floor(ys), np.floor(xs)
     y_weight, x_weight = (ys - top)[:, :, None, None], (xs - left)[:, None, :, None]
     top, left = top.astype(int), left.astype(int)
