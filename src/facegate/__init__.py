@@ -2,12 +2,12 @@
 
 Library use, as in the notebooks it comes from:
 
-    model = facegate.load_model()                       # facenet128; weights fetched and cached once
+    model = facegate.load_model()                       # facenet128; fetched and converted once
     database = facegate.Database.load("staff-db")        # or a dict {name: img_to_encoding(...)}
     dist, door_open = facegate.verify("camera_0.jpg", "younes", database, model)
     min_dist, identity = facegate.who_is_it("camera_0.jpg", database, model)   # identity None: stranger
 
-TensorFlow is imported only when a model is loaded.
+The networks run under LiteRT; TensorFlow is imported only to convert them once (and by triplet_loss).
 """
 from .database import Database, transaction
 from .encoder import encode_images, img_to_encoding, load_model

@@ -33,7 +33,7 @@ class Settings:
         return database
 
     def model(self, database):
-        """The model the database was built with (or --model, or the default); imports TensorFlow.
+        """The model the database was built with (or --model, or the default), loaded under LiteRT.
 
         Loaded once per process (commands run in one process, as in tests or a service, share it)."""
         from .encoder import load_model
