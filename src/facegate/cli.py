@@ -280,7 +280,7 @@ def list_people(settings, as_json):
 @click.pass_obj
 def remove(settings, name):
     """Remove NAME and all of their enrolled photos."""
-    Gallery.of(settings.database()).embeddings_of(name)  # an unknown name fails without touching the database
+    settings.database().remove(name)  # refused without touching the database
     with transaction(settings.db_path) as database:
         removed = database.remove(name)
     click.echo(f"{name}: removed ({removed} photo(s))")
