@@ -52,8 +52,7 @@ class Detector:
             boxes = self._refined(normalized, boxes)
         if not len(boxes):
             return []
-        boxes, landmarks = self._finished(normalized, boxes)
-        return [_detection(row, points, width, height) for row, points in zip(boxes, landmarks)]
+        return [_detection(row, width, height) for row in self._finished(normalized, boxes)]
 
     def _proposals(self, normalized):
         """PNet over the image pyramid: candidate squares [x1, y1, x2, y2, score]."""
@@ -78,20 +77,16 @@ class Detector:
         return _squared(boxes[_kept(boxes, NMS_RNET)])
 
     def _finished(self, normalized, boxes):
-        """ONet on 48x48 patches: final boxes and their five landmarks (x0..x4, y0..y4)."""
+        """ONet on 48x48 patches: final boxes, each followed by its five landmarks (x0..x4, y0..y4)."""
         offsets, points, scores = self.onet(_patches(normalized, boxes, 48))
         sides = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], axis=1)
         landmarks = np.concatenate([
             sides[:, :1] * points[:, :5] + boxes[:, :1] - 1,
             sides[:, 1:] * points[:, 5:] + boxes[:, 1:2] - 1,
         ], axis=1)
-        boxes = _regressed(_rescored(boxes, scores), offsets)
-        passed = boxes[:, 4] > THRESHOLDS[2]
-        boxes, landmarks = boxes[passed], landmarks[passed]
-        order = np.argsort(boxes[:, 4])[::-1]
-        boxes, landmarks = boxes[order], landmarks[order]
-        kept = _kept(boxes, NMS_ONET, by_smaller_area=True)
-        return boxes[kept], landmarks[kept]
+        boxes = np.concatenate([_regressed(_rescored(boxes, scores), offsets), landmarks], axis=1)
+        boxes = _by_score(boxes[boxes[:, 4] > THRESHOLDS[2]])
+        return boxes[_kept(boxes, NMS_ONET, by_smaller_area=True)]
 
 
 def _pyramid(width, height):
@@ -218,11 +213,12 @@ def _patches(image, boxes, side):
     return patches.astype(np.float32)
 
 
-def _detection(row, points, width, height):
-    """mtcnn's report of a face: box clipped to the image and rounded, keypoints rounded."""
+def _detection(row, width, height):
+    """mtcnn's report of a face (a row of box, score, landmarks): box clipped to the image and rounded,
+    keypoints rounded."""
     x1, x2 = np.clip(row[[0, 2]], 0, width - 1)
     y1, y2 = np.clip(row[[1, 3]], 0, height - 1)
     x, y, w, h = np.round([x1, y1, x2 - x1, y2 - y1]).astype(int)
-    points = np.round(points).astype(int)
+    points = np.round(row[5:]).astype(int)
     keypoints = {name: (int(points[i]), int(points[i + 5])) for i, name in enumerate(KEYPOINT_NAMES)}
     return Detection((int(x), int(y), int(w), int(h)), float(row[4]), keypoints)
