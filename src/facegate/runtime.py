@@ -24,7 +24,6 @@ class Network:
         signature = self._interpreter.get_signature_list()["serving_default"]
         (self._input,) = signature["inputs"]
         self._outputs = sorted(signature["outputs"], key=lambda name: int(name.rsplit("_", 1)[1]))
-        self.path = path
         self._called = False
 
     def __call__(self, batch):
