@@ -109,17 +109,25 @@ class _AreaResizer:
     def __call__(self, height, width):
         rows, columns = self.integral.shape[0] - 1, self.integral.shape[1] - 1
         at_edges = _at_edges(_at_edges(self.integral, rows, height, axis=0), columns, width, axis=1)
-        sums = at_edges[1:, 1:] - at_edges[:-1, 1:] - at_edges[1:, :-1] + at_edges[:-1, :-1]
-        return (sums * (height * width / (rows * columns))).astype(np.float32)
+        sums = at_edges[1:, 1:] - at_edges[:-1, 1:]  # in place from here: the same operations, fewer copies
+        sums -= at_edges[1:, :-1]
+        sums += at_edges[:-1, :-1]
+        sums *= height * width / (rows * columns)
+        return sums.astype(np.float32)
 
 
 def _at_edges(integral, source, target, axis):
     """The integral, linearly interpolated along `axis` at the target+1 edges of `target` equal spans."""
     edges = np.arange(target + 1) * (source / target)
     below = np.minimum(np.floor(edges).astype(int), source - 1)
-    fraction = (edges - below).reshape((-1,) + (1,) * (integral.ndim - 1))
-    integral = np.moveaxis(integral, axis, 0)
-    return np.moveaxis(integral[below] * (1 - fraction) + integral[below + 1] * fraction, 0, axis)
+    shape = [1] * integral.ndim
+    shape[axis] = -1
+    fraction = (edges - below).reshape(shape)
+    lower, upper = np.take(integral, below, axis=axis), np.take(integral, below + 1, axis=axis)
+    lower *= 1 - fraction
+    upper *= fraction
+    lower += upper
+    return lower
 
 
 def _windows(offsets, scores, threshold):
@@ -200,13 +208,15 @@ def _patches(image, boxes, side):
     y_weight, x_weight = (ys - top)[:, :, None, None], (xs - left)[:, None, :, None]
     top, left = top.astype(int), left.astype(int)
     bottom, right = np.ceil(ys).astype(int), np.ceil(xs).astype(int)
-    clip_y, clip_x = (lambda v: np.clip(v, 0, height - 1)), (lambda v: np.clip(v, 0, width - 1))
+    pixels = image.reshape(height * width, -1)
 
     def at(rows, cols):
-        return image[clip_y(rows)[:, :, None], clip_x(cols)[:, None, :]]
+        offsets = np.clip(rows, 0, height - 1)[:, :, None] * width + np.clip(cols, 0, width - 1)[:, None, :]
+        return np.take(pixels, offsets, axis=0)
 
-    upper = at(top, left) + (at(top, right) - at(top, left)) * x_weight
-    lower = at(bottom, left) + (at(bottom, right) - at(bottom, left)) * x_weight
+    top_left, bottom_left = at(top, left), at(bottom, left)
+    upper = top_left + (at(top, right) - top_left) * x_weight
+    lower = bottom_left + (at(bottom, right) - bottom_left) * x_weight
     patches = upper + (lower - upper) * y_weight
     outside = ((ys < 0) | (ys > height - 1))[:, :, None] | ((xs < 0) | (xs > width - 1))[:, None, :]
     patches[outside] = 0
