@@ -78,3 +78,18 @@ def test_an_unwritable_cache_gives_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="cannot write the converted network"):
         conversion.detector_network_paths()
     assert not_a_folder.read_text() == "a file where the cache folder would go"
+
+
+def test_a_network_keeps_recurring_shapes_and_answers_alike():
+    from facegate.conversion import detector_network_paths
+
+    pnet = detector_network_paths()[0]
+    rng = np.random.default_rng(2)
+    probes = [rng.uniform(-1, 1, (1, h, w, 3)).astype(np.float32) for h, w in ((31, 37), (40, 24), (64, 64))]
+    expected = [Network(pnet)(probe) for probe in probes]
+    network = Network(pnet, shapes_kept=2)
+    # first sightings on the shared interpreter, shapes seen again given their own, the least recent dropped
+    for index in (0, 1, 0, 2, 1, 2, 0, 0, 1):
+        for output, reference in zip(network(probes[index]), expected[index]):
+            assert np.array_equal(output, reference)
+    assert list(network._kept) == [probes[2].shape, probes[0].shape]
