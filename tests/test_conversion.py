@@ -85,11 +85,14 @@ def test_a_network_keeps_recurring_shapes_and_answers_alike():
 
     pnet = detector_network_paths()[0]
     rng = np.random.default_rng(2)
-    probes = [rng.uniform(-1, 1, (1, h, w, 3)).astype(np.float32) for h, w in ((31, 37), (40, 24), (64, 64))]
+    sides = ((31, 37), (40, 24), (48, 52), (70, 70))  # 1147, 960, 2496 and 4900 pixels
+    probes = [rng.uniform(-1, 1, (1, h, w, 3)).astype(np.float32) for h, w in sides]
     expected = [Network(pnet)(probe) for probe in probes]
-    network = Network(pnet, shapes_kept=2)
-    # first sightings on the shared interpreter, shapes seen again given their own, the least recent dropped
-    for index in (0, 1, 0, 2, 1, 2, 0, 0, 1):
+    network = Network(pnet, kept_elements=4000 * 3)  # room for two of the first three, never for the fourth
+    network.SHAPES_REMEMBERED = 4
+    # first sightings run on the shared interpreter; a shape seen again gets its own if it fits the budget, or
+    # once kept shapes unused for 4 calls are dropped; a shape in use is never dropped for another
+    for index in (0, 1, 0, 2, 1, 2, 2, 3, 3, 0, 0):
         for output, reference in zip(network(probes[index]), expected[index]):
             assert np.array_equal(output, reference)
     assert list(network._kept) == [probes[2].shape, probes[0].shape]

@@ -20,9 +20,9 @@ NMS_PNET_SCALE, NMS_PNET, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7
 NMS_BLOCK = 1024
 """Candidates compared at a time in suppression: memory stays O(n x NMS_BLOCK), not O(n^2)."""
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-PNET_SHAPES_KEPT = 16
-"""PNet input shapes kept planned (runtime.Network): the pyramid of one recurring image size, such as a camera's
-frames (13 levels for 1024x768); each kept shape holds up to ~50 MB of buffers for a 1024-pixel image."""
+PNET_KEPT_PIXELS = 600_000
+"""PNet inputs kept planned (runtime.Network), in pixels: the whole pyramid of one recurring image size up to
+1024x768 (~570,000 pixels; a camera's frames), ~120 MB of LiteRT buffers at most."""
 
 
 @dataclass

@@ -250,13 +250,13 @@ def img_to_encoding(image_path, model, require_single=False):
 def load_model(name=DEFAULT_MODEL, weights=None):
     """The detector and embedding network `name`, as converted files from the cache (made on first use)."""
     from .conversion import detector_network_paths, embedding_network_path
-    from .detection import PNET_SHAPES_KEPT, Detector
+    from .detection import PNET_KEPT_PIXELS, Detector
     from .runtime import Network
 
     spec = model_spec(name)
     network = Network(embedding_network_path(spec, weights))
     pnet, rnet, onet = detector_network_paths()
-    detector = Detector(Network(pnet, shapes_kept=PNET_SHAPES_KEPT), Network(rnet), Network(onet))
+    detector = Detector(Network(pnet, kept_elements=3 * PNET_KEPT_PIXELS), Network(rnet), Network(onet))
     return FaceModel(spec, network, detector)
 
 

@@ -12,13 +12,16 @@ class Network:
     """One converted network: call it with a float32 batch, get its outputs as a tuple of arrays.
 
     LiteRT plans the network again whenever an interpreter's input shape changes (~10 ms for a 614x460 PNet
-    input, as long as running it). One shared interpreter takes every shape; with `shapes_kept` > 0, a shape
-    that comes again (among the last 4 x shapes_kept seen) gets an interpreter of its own, kept for the
-    `shapes_kept` most recently used such shapes: the pyramid of a camera's frames is planned once, while a
-    folder of mixed sizes costs no extra memory. Not thread-safe: callers serialise their calls."""
+    input, as long as running it). One shared interpreter takes every shape; with `kept_elements` > 0, a shape
+    that comes again (among the last SHAPES_REMEMBERED calls) gets an interpreter of its own if the kept
+    shapes' inputs then hold at most `kept_elements` numbers in all (an interpreter's memory grows with its
+    input, ~70 bytes per input number for PNet). So the pyramid of a camera's frames is planned once, while
+    a folder of mixed sizes costs no extra memory. Not thread-safe: callers serialise their calls."""
 
-    def __init__(self, path, threads=None, shapes_kept=0):
-        self._path, self._threads, self._shapes_kept = path, threads or os.cpu_count(), shapes_kept
+    SHAPES_REMEMBERED = 64
+
+    def __init__(self, path, threads=None, kept_elements=0):
+        self._path, self._threads, self._kept_elements = path, threads or os.cpu_count(), kept_elements
         interpreter = self._load()
         signature = interpreter.get_signature_list()["serving_default"]
         (self._input,) = signature["inputs"]
@@ -29,6 +32,8 @@ class Network:
         self._seen = OrderedDict()
         """Shapes the shared interpreter ran recently (keys only)."""
         self._never_ran = {self._shared}
+        self._calls, self._last_call = 0, {}
+        """Calls so far, and the call each kept shape last served."""
 
     def _load(self):
         from ai_edge_litert.interpreter import Interpreter
@@ -40,21 +45,34 @@ class Network:
             raise ModelError(f"{self._path}: cannot load the converted network ({exc})") from None
 
     def _runner(self, shape):
+        self._calls += 1
         if shape in self._kept:
             self._kept.move_to_end(shape)
+            self._last_call[shape] = self._calls
             return self._kept[shape]
-        if shape in self._seen:  # it recurs: give it an interpreter of its own
+        if shape in self._seen and self._make_room(int(np.prod(shape))):  # it recurs: an interpreter of its own
             del self._seen[shape]
-            if len(self._kept) >= self._shapes_kept:
-                self._kept.popitem(last=False)
             runner = self._kept[shape] = self._load().get_signature_runner()
+            self._last_call[shape] = self._calls
             self._never_ran.add(runner)
             return runner
-        if self._shapes_kept:
-            self._seen[shape] = None
-            if len(self._seen) > 4 * self._shapes_kept:
-                self._seen.popitem(last=False)
+        self._seen[shape] = None
+        self._seen.move_to_end(shape)
+        if len(self._seen) > self.SHAPES_REMEMBERED:
+            self._seen.popitem(last=False)
         return self._shared
+
+    def _make_room(self, size):
+        """Whether `size` more input numbers fit the budget, after dropping the kept shapes unused for the last
+        SHAPES_REMEMBERED calls (shapes still in use are never dropped: more recurring shapes than the budget
+        holds would otherwise evict each other at every call)."""
+        used = sum(int(np.prod(shape)) for shape in self._kept)
+        for shape in list(self._kept):
+            if used + size <= self._kept_elements or self._last_call[shape] > self._calls - self.SHAPES_REMEMBERED:
+                break
+            del self._kept[shape], self._last_call[shape]
+            used -= int(np.prod(shape))
+        return used + size <= self._kept_elements
 
     def __call__(self, batch):
         batch = np.ascontiguousarray(batch, dtype=np.float32)
