@@ -1,4 +1,4 @@
-"""MTCNN face detection (Zhang et al. 2016) in NumPy over its three networks, run by LiteRT.
+"""MTCNN face detection (Zhang et al. 2016) in NumPy and OpenCV over its three networks, run by LiteRT.
 
 A port of mtcnn 1.0.0's single-image pipeline (MIT licence, (c) 2019-2024 Iván de Paz Centeno) with that
 package's weights and settings: the same pyramid, area resizing, proposals, suppression and refinements, so it
@@ -48,9 +48,8 @@ class Detector:
     def detect(self, image):
         """The faces in an RGB uint8 array, highest score first."""
         height, width = image.shape[:2]
-        normalized = (image - 127.5) / 128
+        normalized = ((image - 127.5) / 128).astype(np.float32)
         boxes = self._proposals(normalized)
-        normalized = normalized.astype(np.float32)  # what the patches are cut from
         if len(boxes):
             boxes = self._refined(normalized, boxes)
         if not len(boxes):
@@ -60,10 +59,9 @@ class Detector:
     def _proposals(self, normalized):
         """PNet over the image pyramid: candidate squares [x1, y1, x2, y2, score]."""
         height, width = normalized.shape[:2]
-        resized = _AreaResizer(normalized)
         per_scale = []
         for scale in _pyramid(width, height):
-            scaled = resized(int(height * scale), int(width * scale))
+            scaled = _area_resized(normalized, int(height * scale), int(width * scale))
             offsets, scores = self.pnet(scaled[None])
             boxes = _windows(offsets[0], scores[0], THRESHOLDS[0])
             boxes[:, :4] /= scale
@@ -97,40 +95,12 @@ def _pyramid(width, height):
     return CELL_SIDE / MIN_FACE_SIDE * PYRAMID_FACTOR ** np.arange(count)
 
 
-class _AreaResizer:
-    """Resizes one image to many sizes by averaging each output pixel's span of input pixels (TensorFlow's
-    AREA method), from the image's integral, which is bilinear between whole pixels: O(output) per size."""
+def _area_resized(image, height, width):
+    """The float32 image shrunk by averaging each output pixel's span of input pixels: TensorFlow's AREA method,
+    with which mtcnn builds its pyramid, as OpenCV's INTER_AREA computes it (the two agree within 5e-7)."""
+    import cv2
 
-    def __init__(self, image):
-        height, width, channels = image.shape
-        self.integral = np.zeros((height + 1, width + 1, channels))
-        rows = self.integral[1:, 1:]
-        np.cumsum(image, axis=1, out=rows)
-        for row in range(1, height):  # row by row: numpy's cumsum down the first axis is several times slower
-            np.add(rows[row], rows[row - 1], out=rows[row])
-
-    def __call__(self, height, width):
-        rows, columns = self.integral.shape[0] - 1, self.integral.shape[1] - 1
-        at_edges = _at_edges(_at_edges(self.integral, rows, height, axis=0), columns, width, axis=1)
-        sums = at_edges[1:, 1:] - at_edges[:-1, 1:]  # in place from here: the same operations, fewer copies
-        sums -= at_edges[1:, :-1]
-        sums += at_edges[:-1, :-1]
-        sums *= height * width / (rows * columns)
-        return sums.astype(np.float32)
-
-
-def _at_edges(integral, source, target, axis):
-    """The integral, linearly interpolated along `axis` at the target+1 edges of `target` equal spans."""
-    edges = np.arange(target + 1) * (source / target)
-    below = np.minimum(np.floor(edges).astype(int), source - 1)
-    shape = [1] * integral.ndim
-    shape[axis] = -1
-    fraction = (edges - below).reshape(shape)
-    lower, upper = np.take(integral, below, axis=axis), np.take(integral, below + 1, axis=axis)
-    lower *= 1 - fraction
-    upper *= fraction
-    lower += upper
-    return lower
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def _windows(offsets, scores, threshold):
