@@ -170,7 +170,17 @@ def _regressed(boxes, offsets):
 
 def _patches(image, boxes, side):
     """Each box's region resized to side x side, bilinear, zero outside the image (tf.image.crop_and_resize
-    with mtcnn's box normalisation: coordinates over the image's size, sampled over its size minus one)."""
+    with mtcnn's box normalisation: coordinates over the image's size, sampled over its size minus one).
+
+    Sampled NMS_BLOCK boxes at a time: a photo can yield tens of thousands of PNet candidates, and the
+    sampling's temporaries are several times the patches' size."""
+    patches = np.empty((len(boxes), side, side, image.shape[2]), np.float32)
+    for start in range(0, len(boxes), NMS_BLOCK):
+        patches[start:start + NMS_BLOCK] = _patch_block(image, boxes[start:start + NMS_BLOCK], side)
+    return patches
+
+
+def _patch_block(image, boxes, side):
     height, width = image.shape[:2]
     normalized = (boxes[:, [1, 0, 3, 2]] / [height, width, height, width]).astype(np.float32)
     steps = np.arange(side, dtype=np.float32)
@@ -187,8 +197,9 @@ def _patches(image, boxes, side):
         offsets = np.clip(rows, 0, height - 1)[:, :, None] * width + np.clip(cols, 0, width - 1)[:, None, :]
         return np.take(pixels, offsets, axis=0)
 
-    top_left, bottom_left = at(top, left), at(bottom, left)
+    top_left = at(top, left)
     upper = top_left + (at(top, right) - top_left) * x_weight
+    bottom_left = at(bottom, left)
     lower = bottom_left + (at(bottom, right) - bottom_left) * x_weight
     patches = upper + (lower - upper) * y_weight
     outside = ((ys < 0) | (ys > height - 1))[:, :, None] | ((xs < 0) | (xs > width - 1))[:, None, :]
