@@ -7,9 +7,9 @@ import hashlib
 import os
 import tempfile
 from importlib import metadata
-from pathlib import Path
 
 from .errors import ModelError
+from .files import write_atomically
 from .quiet import import_tensorflow, silenced_stderr
 from .weights import cache_dir, say, sha256_of, weights_path
 
@@ -77,18 +77,10 @@ def _convert(network, input_shape, target):
 
 
 def _write_atomically(path, data):
-    scratch = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-            scratch = handle.name
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(scratch, path)
+        write_atomically(path, data)
     except OSError as exc:
-        if scratch:
-            Path(scratch).unlink(missing_ok=True)
         raise ModelError(f"{path}: cannot write the converted network ({exc.strerror or exc})") from None
 
 

@@ -17,7 +17,6 @@ import io
 import itertools
 import json
 import os
-import tempfile
 import unicodedata
 import zipfile
 from dataclasses import asdict, dataclass, replace
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatabaseError, UnknownIdentityError
+from .files import write_atomically
 from .models import MODELS
 from .weights import facegate_home
 
@@ -212,8 +212,8 @@ class Database:
         text = json.dumps(index, indent=1, ensure_ascii=False) + "\n"
         try:
             if not already_there:
-                _write_atomically(vectors_path, data)
-            _write_atomically(self.path / INDEX_NAME, text.encode("utf-8"))
+                write_atomically(vectors_path, data)
+            write_atomically(self.path / INDEX_NAME, text.encode("utf-8"))
         except BaseException:
             if not already_there:  # the committed index does not name it: leave the folder as it was
                 with contextlib.suppress(OSError):
@@ -236,7 +236,7 @@ def export_database(database, target):
     body_bytes = json.dumps(body, ensure_ascii=False).encode("utf-8")
     header = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "sha256": hashlib.sha256(body_bytes).hexdigest()}
     target = Path(target)
-    _write_atomically(target, json.dumps(header).encode("ascii") + b"\n" + body_bytes + b"\n")
+    write_atomically(target, json.dumps(header).encode("ascii") + b"\n" + body_bytes + b"\n")
 
 
 def read_export(source):
@@ -289,27 +289,6 @@ def transaction(path=None):
             database.save()
     except Timeout:
         raise DatabaseError(f"{database.path}: locked by another facegate process for {LOCK_TIMEOUT_S} s") from None
-
-
-def _write_atomically(target, data):
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    # Make the rename durable where the file system allows; the commit itself has already happened.
-    with contextlib.suppress(OSError):
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
 
 
 def _read_index(index_file):
