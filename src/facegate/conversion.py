@@ -8,6 +8,7 @@ import os
 import tempfile
 from importlib import metadata
 
+from .detection import ONET_SIDE, RNET_SIDE
 from .errors import ModelError
 from .files import write_atomically
 from .quiet import import_tensorflow, silenced_stderr
@@ -15,8 +16,8 @@ from .weights import cache_dir, say, sha256_of, weights_path
 
 CONVERSION_FORMAT = 1
 """Part of every converted file's name: raise it when the conversion changes, so that old files are redone."""
-DETECTOR_STAGES = (("pnet", (None, None)), ("rnet", (24, 24)), ("onet", (48, 48)))
-"""mtcnn's networks in stage order, with the input height and width each takes (PNet: any)."""
+DETECTOR_STAGES = (("pnet", None), ("rnet", RNET_SIDE), ("onet", ONET_SIDE))
+"""mtcnn's networks in stage order, with the side of the square input each takes (PNet: any size)."""
 
 
 def embedding_network_path(spec, weights=None):
@@ -41,8 +42,8 @@ def detector_network_paths():
     targets = [folder / f"mtcnn-{version}-{name}-v{CONVERSION_FORMAT}.tflite" for name, _ in DETECTOR_STAGES]
     if not all(_intact(target) for target in targets):
         say("first use: converting the MTCNN face detector for the LiteRT runtime (once)")
-        for stage, (_, (height, width)), target in zip(_mtcnn_stages(), DETECTOR_STAGES, targets):
-            _convert(stage.model, (None, height, width, 3), target)
+        for stage, (_, side), target in zip(_mtcnn_stages(), DETECTOR_STAGES, targets):
+            _convert(stage.model, (None, side, side, 3), target)
     return targets
 
 

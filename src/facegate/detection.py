@@ -14,6 +14,8 @@ PYRAMID_FACTOR = 0.709
 CELL_SIDE = 12
 """PNet sees 12x12 windows with a stride of 2 pixels."""
 CELL_STRIDE = 2
+RNET_SIDE, ONET_SIDE = 24, 48
+"""Side of the square patches RNet and ONet take (PNet takes any size)."""
 THRESHOLDS = (0.6, 0.7, 0.8)
 """Face scores a candidate must exceed after PNet, RNet and ONet."""
 NMS_PNET_SCALE, NMS_PNET, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7
@@ -42,7 +44,7 @@ class Detector:
 
     def warm_up(self):
         """Run each network once on a blank input (LiteRT prepares its kernels on the first run)."""
-        for network, side in ((self.pnet, CELL_SIDE), (self.rnet, 24), (self.onet, 48)):
+        for network, side in ((self.pnet, CELL_SIDE), (self.rnet, RNET_SIDE), (self.onet, ONET_SIDE)):
             network(np.zeros((1, side, side, 3), np.float32))
 
     def detect(self, image):
@@ -72,14 +74,14 @@ class Detector:
 
     def _refined(self, normalized, boxes):
         """RNet on 24x24 patches: rescored, regressed, suppressed squares."""
-        offsets, scores = self.rnet(_patches(normalized, boxes, 24))
+        offsets, scores = self.rnet(_patches(normalized, boxes, RNET_SIDE))
         boxes = _regressed(_rescored(boxes, scores), offsets)
         boxes = _by_score(boxes[boxes[:, 4] > THRESHOLDS[1]])
         return _squared(boxes[_kept(boxes, NMS_RNET)])
 
     def _finished(self, normalized, boxes):
         """ONet on 48x48 patches: final boxes, each followed by its five landmarks (x0..x4, y0..y4)."""
-        offsets, points, scores = self.onet(_patches(normalized, boxes, 48))
+        offsets, points, scores = self.onet(_patches(normalized, boxes, ONET_SIDE))
         sides = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], axis=1)
         landmarks = np.concatenate([
             sides[:, :1] * points[:, :5] + boxes[:, :1] - 1,
