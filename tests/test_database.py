@@ -192,7 +192,22 @@ def test_default_location_follows_the_environment(monkeypatch, tmp_path):
     assert db_module.default_path() == tmp_path / "home" / "db"
     monkeypatch.setenv("FACEGATE_DB", str(tmp_path / "elsewhere"))
     assert db_module.default_path() == tmp_path / "elsewhere"
-    assert os.environ["FACEGATE_DB"]
+
+    def command(*args, **env):
+        """The real CLI with only these locations set; a write shows where it went."""
+        environment = {k: v for k, v in os.environ.items() if k not in ("FACEGATE_DB", "FACEGATE_HOME")}
+        result = subprocess.run([sys.executable, "-m", "facegate", *args], capture_output=True, text=True,
+                                env={**environment, **env}, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    home, elsewhere, flag = tmp_path / "home2", tmp_path / "elsewhere2", tmp_path / "flag"
+    command("threshold", "set", "0.8", FACEGATE_HOME=str(home))
+    assert (home / "db" / INDEX_NAME).is_file()
+    command("threshold", "set", "0.9", FACEGATE_HOME=str(home), FACEGATE_DB=str(elsewhere))
+    assert (elsewhere / INDEX_NAME).is_file() and Database.load(home / "db").threshold == 0.8
+    command("--db", str(flag), "threshold", "set", "1.0", FACEGATE_DB=str(elsewhere))
+    assert Database.load(flag).threshold == 1.0 and Database.load(elsewhere).threshold == 0.9
 
 
 def test_export_and_import_restore_every_person_exactly(staff_db, tmp_path):
