@@ -113,18 +113,24 @@ def test_several_faces_need_largest_to_enroll(tmp_path):
 
 
 def test_verify_decides_on_the_main_face_and_says_so_unless_one_is_required(tmp_path):
+    """Howard (the main face of bbt1.jpg) and Sheldon (its largest face) enrolled from their own face crops."""
     db, crowd = tmp_path / "db", DATA / "bbt" / "bbt1.jpg"
-    assert run_facegate("--db", db, "enroll", "crowd", "--largest", crowd).returncode == 0
-    decided = run_facegate("--db", db, "verify", crowd, "crowd")
+    for person in ("howard", "sheldon"):
+        assert run_facegate("--db", db, "enroll", person, DATA / "bbt" / person).returncode == 0
+    decided = run_facegate("--db", db, "verify", crowd, "howard", "--json")
     assert decided.returncode == 0, decided.stderr
-    assert "the main face of" in decided.stdout and "MATCH, door opens" in decided.stdout
+    record = json.loads(decided.stdout)
+    assert record["match"] is True and record["faces"] == 5 and record["distance"] == pytest.approx(0.655, abs=1e-3)
+    refused = run_facegate("--db", db, "verify", crowd, "sheldon")
+    assert refused.returncode == 1, refused.stderr
+    assert "sheldon (the main face of 5): distance 1.277" in refused.stdout and "NO MATCH" in refused.stdout
     before = snapshot(db)
-    one_error_line(run_facegate("--db", db, "verify", crowd, "crowd", "--require-single-face"),
+    one_error_line(run_facegate("--db", db, "verify", crowd, "howard", "--require-single-face"),
                    "bbt1.jpg", "faces found where one was expected")
     assert snapshot(db) == before
 
 
-def test_scan_streams_every_image_and_keeps_going(staff_db, tmp_path):
+def test_scan_reports_every_image_and_keeps_going(staff_db, tmp_path):
     folder = tmp_path / "camera roll"
     (folder / "sub").mkdir(parents=True)
     shutil.copy(IMAGES / "camera_0.jpg", folder / "camera_0.jpg")
@@ -146,6 +152,28 @@ def test_scan_streams_every_image_and_keeps_going(staff_db, tmp_path):
     rows = list(csv.DictReader(io.StringIO(table.stdout)))
     assert table.returncode == 0 and len(rows) == 4
     assert {r["identity"] for r in rows} == {"younes", "bertrand", ""}
+
+
+def test_scan_prints_each_result_while_it_is_still_scanning(staff_db, tmp_path):
+    """The first results are on stdout while the rest of the folder (24 large in-the-wild photos) is scanned."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    shutil.copy(IMAGES / "camera_0.jpg", folder / "0000-camera_0.jpg")
+    probes = DATA / "celeba-dev" / "probes"
+    for photo in sorted(probes.iterdir(), key=lambda p: p.stat().st_size, reverse=True)[:24]:
+        shutil.copy(photo, folder / photo.name)
+    process = subprocess.Popen([sys.executable, "-m", "facegate", "--db", str(staff_db), "scan", str(folder),
+                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(process.stdout.readline())
+        still_running = process.poll() is None
+        rest = process.stdout.read().splitlines()
+    finally:
+        _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr
+    assert first["path"].endswith("0000-camera_0.jpg") and first["faces"][0]["identity"] == "younes"
+    assert still_running, "the first result came only when the scan had ended"
+    assert len(rest) == 24
 
 
 def test_scan_of_a_missing_folder_is_an_error(staff_db, tmp_path):

@@ -60,15 +60,25 @@ def test_empty_database_never_opens(model, tmp_path):
         facegate.who_is_it(IMAGES / "camera_0.jpg", empty, model)
 
 
-def test_verify_of_a_crowd_uses_the_main_face_unless_one_face_is_required(model):
+def test_verify_of_a_crowd_decides_on_the_main_face_unless_one_face_is_required(model):
+    """bbt1.jpg: Howard is the most central of the large faces, Sheldon's face is the largest. Each is enrolled
+    from their own face crops (other photos): verify answers for Howard's face, whoever is claimed."""
     from conftest import DATA
 
     crowd = DATA / "bbt" / "bbt1.jpg"
-    enrolled = {"main": facegate.img_to_encoding(crowd, model)}
-    dist, door_open = facegate.verify(crowd, "main", enrolled, model)
-    assert door_open and dist < 1e-5
+    enrolled = {person: np.stack([r.faces[0].embedding for r in facegate.encode_images(
+        sorted((DATA / "bbt" / person).iterdir()), model)]) for person in ("howard", "sheldon")}
+    faces = facegate.encode_images([crowd], model)[0].faces
+    assert len(faces) == 5 and faces[0].area < max(face.area for face in faces)  # the centre rule is at work
+    sheldons_own_face = min(np.linalg.norm(enrolled["sheldon"] - faces[1].embedding, axis=1))
+    assert sheldons_own_face == pytest.approx(0.849, abs=1e-3)
+
+    dist, door_open = facegate.verify(crowd, "howard", enrolled, model)
+    assert door_open and dist == pytest.approx(0.655, abs=1e-3)
+    dist, door_open = facegate.verify(crowd, "sheldon", enrolled, model)
+    assert not door_open and dist == pytest.approx(1.277, abs=1e-3)  # Howard's face, not Sheldon's at 0.849
     with pytest.raises(facegate.MultipleFacesError, match="bbt1.jpg"):
-        facegate.verify(crowd, "main", enrolled, model, require_single_face=True)
+        facegate.verify(crowd, "howard", enrolled, model, require_single_face=True)
 
 
 def test_nan_embedding_never_opens_the_door():
