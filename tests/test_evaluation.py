@@ -55,31 +55,20 @@ def test_read_pairs_understands_both_headers(lfw_style, tmp_path):
         evaluation.read_pairs(folded, tmp_path)
 
 
-def verify_decisions(lfw_style, model):
-    """What verify itself decides for each genuine pair of PAIRS, enrolling the first photo."""
-    import facegate
-
-    decisions = []
-    for line in PAIRS.splitlines()[1:5]:
-        name, i, j = line.split("\t")
-        image = lambda n: lfw_style / "images" / name / f"{name}_{int(n):04d}.jpg"  # noqa: E731
-        enrolled = {name: facegate.img_to_encoding(image(i), model)}
-        decisions.append(facegate.verify(image(j), name, enrolled, model)[1])
-    return decisions
+# The seed distances (tests/test_accuracy.py pins them): camera_0 as younes 0.438, camera_3 as bertrand 0.411,
+# camera_1 as bertrand 0.621, camera_4 as dan 0.724. Every figure below follows from these by hand.
 
 
-def test_evaluate_pairs_cli_agrees_with_verify(lfw_style, tmp_path, model):
+def test_evaluate_pairs_gives_the_figures_of_the_seed_pairs(lfw_style, tmp_path):
     plot = tmp_path / "roc.png"
     result = run_facegate("--db", tmp_path / "db", "evaluate", "pairs", lfw_style / "pairs.txt",
                           lfw_style / "images", "--json", "--plot", plot)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    accepted = verify_decisions(lfw_style, model)
-    assert 2 <= sum(accepted) <= 4  # younes and bertrand's camera_3 are clear matches
     assert summary["threshold"] == 0.7 and summary["pairs"] == 8
-    assert summary["tar_at_threshold"] == sum(accepted) / 4
+    assert summary["tar_at_threshold"] == 0.75  # camera_4 (0.724) is the genuine pair refused
     assert summary["far_at_threshold"] == 0.0
-    assert summary["accuracy_at_threshold"] == (sum(accepted) + 4) / 8
+    assert summary["accuracy_at_threshold"] == 7 / 8
     assert summary["best_accuracy"] == 1.0  # every genuine pair is closer than every impostor pair
     assert summary["detection_failures"] == 1 and summary["pairs_with_missing_face"] == 1
     assert {"tar_at_far_0.01", "tar_at_far_0.001"} <= set(summary)
@@ -87,9 +76,7 @@ def test_evaluate_pairs_cli_agrees_with_verify(lfw_style, tmp_path, model):
     assert not (tmp_path / "db").exists()
 
 
-def test_evaluate_gallery_cli_agrees_with_who_is_it(lfw_style, tmp_path, model):
-    import facegate
-
+def test_evaluate_gallery_gives_the_figures_of_the_seed_probes(tmp_path):
     gallery, probes = tmp_path / "gallery", tmp_path / "probes"
     for name in ("younes", "bertrand", "dan"):
         (gallery / name).mkdir(parents=True)
@@ -104,15 +91,10 @@ def test_evaluate_gallery_cli_agrees_with_who_is_it(lfw_style, tmp_path, model):
                           "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    enrolled = {name: facegate.img_to_encoding(IMAGES / f"{name}.jpg", model) for name in ("younes", "bertrand", "dan")}
-    answers = {probe: facegate.who_is_it(probes / probe, enrolled, model)[1] for probe in truth}
-    known = [p for p, who in truth.items() if who]
     assert summary["known_probes"] == 4 and summary["stranger_probes"] == 1
-    assert summary["known_accepted"] == sum(answers[p] is not None for p in known) / 4 >= 0.5
-    assert summary["rank1_of_accepted"] == 1.0
-    assert summary["strangers_accepted"] == 0.0 and answers["kian.jpg"] is None
-    refused = sorted(truth[p] for p in known if answers[p] is None)
-    assert sorted(r["identity"] for r in summary["worst_identities"]) == sorted(set(refused))
+    assert summary["known_accepted"] == 0.75 and summary["rank1_of_accepted"] == 1.0
+    assert summary["strangers_accepted"] == 0.0
+    assert [(r["identity"], r["refused"], r["mistaken_for"]) for r in summary["worst_identities"]] == [("dan", 1, {})]
 
 
 def test_calibrate_from_a_folder_and_save(lfw_style, tmp_path):
