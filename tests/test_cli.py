@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -211,3 +212,115 @@ def test_export_import_and_rename_commands(staff_db, tmp_path):
     names = [p["name"] for p in listing(copy)["people"]]
     assert "kian m." in names and "kian" in names and len(names) == 13
     assert run_facegate("--db", copy, "verify", IMAGES / "kian.jpg", "kian m.").returncode == 0
+
+
+def test_threshold_option_flips_verify_identify_and_scan(staff_db, tmp_path):
+    """camera_0 is younes at 0.438: a match at the default 0.7, refused at --threshold 0.4."""
+    camera = IMAGES / "camera_0.jpg"
+    assert run_facegate("--db", staff_db, "verify", camera, "younes").returncode == 0
+    strict = run_facegate("--db", staff_db, "verify", camera, "younes", "--threshold", "0.4", "--json")
+    assert strict.returncode == 1 and json.loads(strict.stdout)["threshold"] == 0.4
+    assert json.loads(strict.stdout)["match"] is False
+
+    identified = run_facegate("--db", staff_db, "identify", camera, "--threshold", "0.4", "--json")
+    assert identified.returncode == 1 and json.loads(identified.stdout)["faces"][0]["identity"] is None
+    loose = run_facegate("--db", staff_db, "identify", IMAGES / "camera_4.jpg", "--threshold", "0.75", "--json")
+    assert loose.returncode == 0 and json.loads(loose.stdout)["faces"][0]["identity"] == "dan"  # 0.724
+
+    folder = tmp_path / "one"
+    folder.mkdir()
+    shutil.copy(camera, folder)
+    scans = [json.loads(run_facegate("--db", staff_db, "scan", folder, "--json", *extra).stdout)
+             for extra in ([], ["--threshold", "0.4"])]
+    assert [scan["faces"][0]["identity"] for scan in scans] == ["younes", None]
+
+
+@pytest.mark.parametrize("value", ["0", "-0.5", "2.5", "nan", "inf"])
+def test_an_invalid_threshold_option_is_one_error_line(staff_db, value):
+    before = snapshot(staff_db)
+    for command in (["verify", IMAGES / "camera_0.jpg", "younes"], ["identify", IMAGES / "camera_0.jpg"]):
+        one_error_line(run_facegate("--db", staff_db, *command, "--threshold", value), "threshold")
+    assert snapshot(staff_db) == before
+    not_a_number = run_facegate("--db", staff_db, "verify", IMAGES / "camera_0.jpg", "younes", "--threshold", "x")
+    assert not_a_number.returncode == 2 and "'x' is not a valid float" in not_a_number.stderr
+
+
+def test_threshold_reset_brings_the_default_back(staff_db):
+    assert run_facegate("--db", staff_db, "threshold", "set", "0.4").returncode == 0
+    assert run_facegate("--db", staff_db, "verify", IMAGES / "camera_0.jpg", "younes").returncode == 1
+    reset = run_facegate("--db", staff_db, "threshold", "reset")
+    assert reset.returncode == 0 and "0.7" in reset.stdout
+    assert run_facegate("--db", staff_db, "threshold").stdout.strip() == "0.7000 (default)"
+    assert run_facegate("--db", staff_db, "verify", IMAGES / "camera_0.jpg", "younes").returncode == 0
+
+
+def test_import_replace_swaps_the_people(staff_db, tmp_path):
+    backup, other = tmp_path / "staff.facegate", tmp_path / "other"
+    assert run_facegate("--db", staff_db, "export", backup).returncode == 0
+    assert run_facegate("--db", other, "enroll", "stranger", DATA / "bbt" / "penny").returncode == 0
+    replaced = run_facegate("--db", other, "import", "--replace", backup)
+    assert replaced.returncode == 0 and "12 people" in replaced.stdout, replaced.stderr
+    listing = lambda db: json.loads(run_facegate("--db", db, "list", "--json").stdout)  # noqa: E731
+    assert listing(other) == {**listing(staff_db), "database": str(other)}
+    assert run_facegate("--db", other, "verify", IMAGES / "camera_0.jpg", "younes").returncode == 0
+
+
+def test_enroll_from_a_folder_takes_the_good_photos_and_names_the_others(tmp_path):
+    folder, db = tmp_path / "photos of younes", tmp_path / "db"
+    folder.mkdir()
+    shutil.copy(IMAGES / "younes.jpg", folder / "1.jpg")
+    shutil.copy(IMAGES / "camera_0.jpg", folder / "2.jpg")
+    shutil.copy(DATA / "negatives" / "coffee.png", folder / "3.png")
+    shutil.copy(DATA / "bbt" / "bbt1.jpg", folder / "4.jpg")
+    (folder / "5.jpg").write_text("not a picture")
+    result = run_facegate("--db", db, "enroll", "younes", folder)
+    assert result.returncode == 0, result.stderr
+    assert "2 photo(s) added, 2 enrolled in all" in result.stdout
+    refused = sorted(line for line in result.stderr.splitlines() if line.endswith("(not enrolled)"))
+    assert len(refused) == 3, result.stderr
+    assert "3.png: no face found" in refused[0] and "4.jpg: 5 faces found" in refused[1]
+    assert "5.jpg: not an image" in refused[2]
+    listed = json.loads(run_facegate("--db", db, "list", "--json").stdout)
+    assert [photo["source"] for photo in listed["people"][0]["photos"]] == ["1.jpg", "2.jpg"]
+
+
+def test_calibrate_from_the_enrolled_people(tmp_path):
+    db = tmp_path / "db"
+    for name, photos in {"younes": ["younes.jpg", "camera_0.jpg"], "bertrand": ["bertrand.jpg", "camera_3.jpg",
+                                                                                 "camera_1.jpg"],
+                         "dan": ["dan.jpg", "camera_4.jpg"], "kian": ["kian.jpg"]}.items():
+        assert run_facegate("--db", db, "enroll", name, *(IMAGES / p for p in photos)).returncode == 0
+    result = run_facegate("--db", db, "calibrate", "--far", "0.05", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    # genuine pairs: younes 1, bertrand 3, dan 1; impostors: every cross-person pair of the 8 photos
+    assert summary["people"] == 4 and summary["genuine_pairs"] == 5 and summary["impostor_pairs"] == 23
+    assert summary["tar_at_threshold"] == 0.8  # dan's camera_4 at 0.724 is the one refused at 0.7
+    assert summary["far_at_recommended"] <= 0.05 and summary["detection_failures"] == 0
+    assert run_facegate("--db", db, "threshold").stdout.startswith("0.7000 (default)")  # not saved without --save
+
+
+CRASHING_COMMAND = """
+import sys
+from facegate import cli
+
+@cli.cli.command()
+def crash():
+    raise RuntimeError("something nobody expected")
+
+cli.main(sys.argv[1:])
+"""
+
+
+def test_an_unexpected_error_is_one_line_unless_facegate_debug_asks_for_the_traceback():
+    environment = {k: v for k, v in os.environ.items() if k != "FACEGATE_DEBUG"}
+    plain = subprocess.run([sys.executable, "-c", CRASHING_COMMAND, "crash"], capture_output=True, text=True,
+                           env=environment, timeout=120)
+    assert plain.returncode == 2
+    assert plain.stderr == ("facegate: unexpected error: RuntimeError: something nobody expected "
+                            "(set FACEGATE_DEBUG=1 for details)\n")
+    debug = subprocess.run([sys.executable, "-c", CRASHING_COMMAND, "crash"], capture_output=True, text=True,
+                           env={**environment, "FACEGATE_DEBUG": "1"}, timeout=120)
+    assert debug.returncode != 0
+    assert debug.stderr.startswith("Traceback (most recent call last)")
+    assert debug.stderr.endswith("RuntimeError: something nobody expected\n")
