@@ -258,3 +258,30 @@ def test_an_export_is_validated_like_a_database_even_with_a_matching_hash(staff_
     backup.write_bytes(json.dumps(header).encode() + b"\n" + data)
     with pytest.raises(DatabaseError, match="not unit vectors"):
         read_export(backup)
+
+
+def test_a_reader_whose_vectors_file_is_replaced_under_it_reads_the_new_state(tmp_path, monkeypatch):
+    """Database.load reads the index, then the vectors file it names. A commit by another process in between
+    deletes that file: the reader reads the index again and gets the committed state, not an error."""
+    folder = tmp_path / "db"
+    with transaction(folder) as database:
+        database.add("ann", np.eye(1, 128, dtype=np.float32), ["a.jpg"], "facenet128")
+    writer = textwrap.dedent(f"""
+        import numpy as np
+        from facegate.database import transaction
+        with transaction({str(folder)!r}) as database:
+            database.add("bob", np.eye(1, 128, 1, dtype=np.float32), ["b.jpg"], "facenet128")
+    """)
+    real_read_index, reads = db_module._read_index, []
+
+    def read_index_then_let_a_writer_commit(path):
+        index = real_read_index(path)
+        reads.append(index["vectors"]["file"])
+        if len(reads) == 1:
+            subprocess.run([sys.executable, "-c", writer], check=True, timeout=120)
+        return index
+
+    monkeypatch.setattr(db_module, "_read_index", read_index_then_let_a_writer_commit)
+    loaded = Database.load(folder)
+    assert len(reads) == 2 and reads[0] != reads[1]  # the first vectors file was gone: read again
+    assert sorted(loaded.people()) == ["ann", "bob"]

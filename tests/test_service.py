@@ -112,6 +112,46 @@ def test_bad_requests_get_one_line_json_errors(service):
 def test_enrolling_while_serving_takes_effect_at_the_next_request(service):
     base, db = service
     assert run_facegate("--db", db, "enroll", "dan", IMAGES / "dan.jpg").returncode == 0
-    assert call(base + "/health")[1]["people"] == 4
+    assert call(base + "/health")[1]["people"] == people
     status, answer = call(base + "/verify?name=dan", (IMAGES / "dan.jpg").read_bytes())
     assert status == 200 and answer["match"] is True
+
+
+def test_concurrent_verifies_while_the_command_line_enrolls_and_removes(service):
+    """Four callers verify without pause while another process enrolls and removes people: every answer is a
+    decision (200) or, for a person not enrolled at that moment, 404; never a 5xx. A removal holds from the
+    next request on."""
+    import threading
+
+    base, db = service
+    younes, felix = (IMAGES / "camera_0.jpg").read_bytes(), (IMAGES / "felix.jpg").read_bytes()
+    answers, stop = [], threading.Event()
+    people = call(base + "/health")[1]["people"]
+
+    def caller(name, image):
+        for _ in range(200):  # bounded, and stopped as soon as the command line is done
+            if stop.is_set():
+                return
+            status, answer = call(f"{base}/verify?name={name}", image)
+            answers.append((name, status, answer.get("match")))
+
+    callers = [threading.Thread(target=caller, args=args) for args in
+               [("younes", younes), ("younes", younes), ("felix", felix), ("felix", felix)]]
+    for thread in callers:
+        thread.start()
+    try:
+        for _ in range(3):
+            assert run_facegate("--db", db, "enroll", "felix", IMAGES / "felix.jpg").returncode == 0
+            assert call(f"{base}/verify?name=felix", felix)[1]["match"] is True
+            assert run_facegate("--db", db, "remove", "felix").returncode == 0
+            assert call(f"{base}/verify?name=felix", felix)[0] == 404  # the next request already knows
+    finally:
+        stop.set()
+        for thread in callers:
+            thread.join(timeout=300)
+    assert len(answers) >= 12
+    assert {status for _, status, _ in answers} <= {200, 404}
+    assert all(match is True for name, status, match in answers if name == "younes")
+    assert all(status == 200 for name, status, _ in answers if name == "younes")
+    assert all(match is True for name, status, match in answers if name == "felix" and status == 200)
+    assert call(base + "/health")[1]["people"] == people
