@@ -77,21 +77,34 @@ def cli(ctx, db_path, model_name, weights):
 
 @cli.command()
 @click.argument("name")
-@click.argument("images", nargs=-1, required=True, type=PATH)
+@click.argument("images", nargs=-1, type=PATH)
 @click.option("--largest", is_flag=True,
               help="Enroll the main face of a photo showing several: the largest, or the most central of faces "
                    "about as large.")
+@click.option("--video", "video_source", metavar="SOURCE", default=None,
+              help="Enroll from video instead (a file, or a camera as for watch): the best frames of the one "
+                   "person in view, in different poses.")
+@click.option("--seconds", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
+              help="With --video: how many seconds of video to choose from.")
+@click.option("--frames", "frame_count", type=click.IntRange(1, 50), default=5, show_default=True,
+              help="With --video: how many frames to enroll.")
 @click.pass_obj
-def enroll(settings, name, images, largest):
-    """Enroll NAME from one or more photos (or folders of photos).
+def enroll(settings, name, images, largest, video_source, seconds, frame_count):
+    """Enroll NAME from one or more photos (or folders of photos), or from video (--video).
 
     Each photo must show exactly one face (or use --largest for its main face). Photos that cannot be used
-    are reported and skipped; the exit status is 2 when nothing was enrolled.
+    are reported and skipped; the exit status is 2 when nothing was enrolled. From video, frames showing exactly
+    one face of good quality (size, sharpness, pose) are candidates, and the best of them in different poses are
+    enrolled, so that the references look like what the door camera sees.
     """
     from .encoder import encode_images
 
     check_name(name)
+    if bool(images) == bool(video_source):
+        raise click.UsageError("give photos or --video SOURCE (one of the two)")
     database = settings.database()
+    if video_source:
+        return _enroll_from_video(settings, database, name, video_source, seconds, frame_count)
     files, refused = [], []
     for path in _expand_photos(images):  # clearly unusable files are refused before the model loads
         try:
@@ -126,6 +139,25 @@ def enroll(settings, name, images, largest):
         current.add(name, accepted, sources, settings.model(database).name)
         total = sum(1 for entry in current.entries if entry.name == name)
     click.echo(f"{name}: {len(accepted)} photo(s) added, {total} enrolled in all")
+    return EXIT_OK
+
+
+def _enroll_from_video(settings, database, name, source, seconds, count):
+    from .video import VideoSource
+    from .watch import frame_faces_for_enrollment
+
+    with VideoSource(source, warn=_warn) as frames:
+        model = settings.model(database)
+        chosen = frame_faces_for_enrollment(frames, model, seconds, count)
+    if not chosen:
+        raise FacegateError(f"{source}: no frame in {seconds:g} s showed exactly one clear face; nothing enrolled")
+    sources = [f"{os.path.basename(str(source))}@{when:.2f}s" for _, _, _, when in chosen]
+    for label, (_, score, box, _) in zip(sources, chosen):
+        _say(f"{name}: enrolled frame {label} (face {box[2]}x{box[3]} px, quality {score:.2f})")
+    with transaction(database.path) as current:
+        current.add(name, [embedding for embedding, *_ in chosen], sources, model.name)
+        total = sum(1 for entry in current.entries if entry.name == name)
+    click.echo(f"{name}: {len(chosen)} frame(s) added, {total} enrolled in all")
     return EXIT_OK
 
 
@@ -248,6 +280,108 @@ def scan(settings, folder, threshold, as_json, as_csv):
         prefix="",
     )
     return EXIT_OK
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--claim", metavar="NAME", default=None,
+              help="Badge-reader mode: only NAME can open (checked before any frame is read).")
+@click.option("--fps", type=click.FloatRange(0, min_open=True), default=None,
+              help="Frames per second to process: of a file's frames, or at most, of a live source's.")
+@click.option("--realtime", is_flag=True, help="Read a file as if it were live: at its frame rate, dropping "
+                                                "frames when behind (how a camera is stood in for).")
+@threshold_option
+@json_option
+@click.option("--on-match", "on_match", metavar="CMD", default=None,
+              help="Command to run for each match that opens (the door relay): the event as JSON on its stdin, "
+                   "FACEGATE_IDENTITY and FACEGATE_DISTANCE in its environment.")
+@click.option("--hook-timeout", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
+              help="Seconds before an --on-match command is killed.")
+@click.option("--cooldown", type=click.FloatRange(0), default=10.0, show_default=True,
+              help="Seconds in which one person opens the door once (later matches are events that do not open).")
+@click.option("--webhook", metavar="URL", default=None, help="POST each event as JSON to this http(s) URL.")
+@click.option("--mqtt", metavar="mqtt://HOST:PORT/TOPIC", default=None, help="Publish each event to this topic.")
+@click.option("--snapshots", type=PATH, default=None,
+              help="Save the annotated frame of each event into this folder.")
+@click.pass_obj
+def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, hook_timeout, cooldown, webhook,
+          mqtt, snapshots):
+    """Watch a camera (index 0, /dev/video0), a video file or a stream URL; announce each visit once.
+
+    Each face is followed from frame to frame; its best frames decide once: match (the door opens), unknown,
+    or ambiguous. Events are printed (--json: one JSON object per line) and sent to --on-match, --webhook and
+    --mqtt. Ctrl-C or the end of a file ends it with a summary on stderr.
+    """
+    from .events import Background, CommandHook, Cooldown, MqttPublisher, Webhook
+    from .matching import LiveGallery
+    from .video import VideoSource
+    from .watch import Watcher, run
+
+    database = settings.database()
+    resolve_threshold(threshold, database)
+    gallery = Gallery.of(database)
+    if claim is not None:
+        gallery.embeddings_of(claim)  # an unknown claim fails before any frame is read
+    elif not len(gallery.names):
+        raise FacegateError(f"{database.path}: the database is empty: enroll someone first")
+    hook = CommandHook(on_match, hook_timeout, _warn) if on_match else None
+    sinks = [Background("--on-match", hook, _warn)] if hook else []
+    if webhook:
+        sinks.append(Background("--webhook", Webhook(webhook, 5.0, _warn), _warn))
+    publisher = MqttPublisher(mqtt, _warn) if mqtt else None
+    with VideoSource(source, fps=fps, realtime=realtime, warn=_warn) as frames:
+        model = settings.model(database)
+        gate = Cooldown(cooldown)
+
+        def emit(record, _frame):
+            _emit(record) if as_json else _say(_event_line(record))
+            sys.stdout.flush()
+            for sink in sinks:
+                if sink.name != "--on-match" or record["opens"]:
+                    sink(record)
+            if publisher:
+                publisher(record)
+
+        watcher = Watcher(model, LiveGallery(database.path, model.name, threshold), source, emit, _warn,
+                          claim=claim, opens=gate.allows, snapshots=snapshots)
+        try:
+            with _interrupted_by_sigterm():
+                summary = run(frames, watcher)
+        except KeyboardInterrupt:
+            summary = watcher.summary
+    for sink in sinks:
+        sink.close(timeout=max(hook_timeout, 5.0) + 1)
+    if publisher:
+        publisher.close(timeout=5.0)
+    _warn(summary.line(source))
+    return EXIT_OK
+
+
+def _event_line(record):
+    """A readable line for an event: time, track, what was decided."""
+    head = f"{record['time']:9.3f} s  track {record['track']}"
+    distance = f"distance {record['distance']:.3f}" if record["distance"] is not None else "no distance"
+    if record["event"] == "match":
+        door = "door opens" if record["opens"] else "door not opened again (cooldown)"
+        return f"{head}  MATCH {record['identity']} ({distance}, {record['frames']} frames): {door}"
+    if record["event"] == "left":
+        return f"{head}  left ({record['identity'] or 'not matched'})"
+    return f"{head}  {record['event'].upper()} ({distance}, {record['frames']} frames): door stays closed"
+
+
+@contextlib.contextmanager
+def _interrupted_by_sigterm():
+    """SIGTERM (a service manager stopping the watch) ends it as Ctrl-C does: with the summary, exit 0."""
+    import signal
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @cli.command(name="list")

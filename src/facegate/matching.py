@@ -1,10 +1,13 @@
 """Decisions: distances from a face to the enrolled embeddings, compared with the one shared threshold."""
+import math
+import threading
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
-from .database import Database, check_threshold
+from .database import INDEX_NAME, Database, check_threshold
 from .errors import DatabaseError, UnknownIdentityError
 
 THRESHOLD = 0.7
@@ -59,6 +62,32 @@ class Gallery:
             raise DatabaseError(f"the database holds {self.model} embeddings; this model is {model.name}")
 
 
+class LiveGallery:
+    """A database folder as last read, read again when its index changes on disk: enrolling or removing people
+    with the command line takes effect in a running service or camera watch at its next request or frame."""
+
+    def __init__(self, db_path, model_name, threshold=None):
+        self.db_path, self.model_name, self.threshold = db_path, model_name, threshold
+        self.index = Path(db_path) / INDEX_NAME
+        self._lock = threading.Lock()
+        self._stamp, self._current = None, None
+
+    def current(self):
+        """(database, gallery, threshold in force), read again when the index file has changed on disk."""
+        with self._lock:
+            try:
+                stat = self.index.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            except FileNotFoundError:
+                stamp = None
+            if self._current is None or stamp != self._stamp:
+                database = Database.load(self.db_path)
+                database.check_model(self.model_name)
+                self._stamp = stamp
+                self._current = (database, Gallery.of(database), resolve_threshold(self.threshold, database))
+            return self._current
+
+
 @dataclass(frozen=True)
 class Match:
     """The nearest enrolled person to a face: identity is None when the distance is not below threshold."""
@@ -91,6 +120,11 @@ def nearest(encodings, gallery, threshold):
         name = gallery.names[row] if distance < threshold else None
         matches.append(Match(name, distance, threshold))
     return matches
+
+
+def nearest_people(encodings, gallery):
+    """The nearest enrolled person to each of `encodings`, whatever the distance (rank 1 of an open-set search)."""
+    return nearest(encodings, gallery, math.inf)
 
 
 def distance_to_enrolled(encoding, enrolled):

@@ -12,15 +12,13 @@ enrolling with the command line while the service runs takes effect at the next 
 import os
 import tempfile
 import threading
-from pathlib import Path
 
 from flask import Flask, jsonify, request
 
-from .database import INDEX_NAME, Database
 from .encoder import encode_images
 from .errors import (DatabaseError, FacegateError, ImageError, MultipleFacesError, NoFaceError, UnknownIdentityError,
                      printable)
-from .matching import Gallery, resolve_threshold, verify_main_face
+from .matching import LiveGallery, verify_main_face
 from .records import image_record, match_faces, verify_record
 
 DEFAULT_PORT = 8080
@@ -28,29 +26,16 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 class WarmState:
-    """The loaded model and the database as last read; the model runs one request at a time."""
+    """The loaded model and the database as last read (a LiveGallery); the model runs one request at a time."""
 
     def __init__(self, db_path, model, threshold=None):
-        self.index = Path(db_path) / INDEX_NAME
-        self.db_path, self.model, self.threshold = db_path, model, threshold
+        self.model = model
         self.lock = threading.Lock()
-        self._reload_lock = threading.Lock()
-        self._stamp, self._current = None, None
+        self.live = LiveGallery(db_path, model.name, threshold)
 
     def current(self):
         """(database, gallery, threshold in force), read again when the index file has changed on disk."""
-        with self._reload_lock:
-            try:
-                stat = self.index.stat()
-                stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-            except FileNotFoundError:
-                stamp = None
-            if self._current is None or stamp != self._stamp:
-                database = Database.load(self.db_path)
-                database.check_model(self.model.name)
-                self._stamp = stamp
-                self._current = (database, Gallery.of(database), resolve_threshold(self.threshold, database))
-            return self._current
+        return self.live.current()
 
 
 def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):

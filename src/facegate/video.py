@@ -1,0 +1,231 @@
+"""Video sources for `facegate watch` and `enroll --video`: cameras, devices, files and streams, read with OpenCV.
+
+A live source (camera, device, stream URL, or a file read with `realtime`) is read by a thread of its own that
+keeps only the newest frame: the consumer always works on the present, stale frames are dropped, no queue grows.
+A file is otherwise read at the consumer's pace, every frame (or `fps` of them per second of video). A live
+source that stops delivering is reopened with growing pauses; a file ends at its end."""
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FacegateError
+
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")      # OpenCV's and FFmpeg's own chatter stays off the terminal;
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # problems reach the user as facegate's one-line messages
+
+STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
+REOPEN_PAUSES = (0.5, 1, 2, 5, 10, 30)
+"""Seconds to wait before each attempt to reopen a lost live source; the last repeats."""
+STALL_SECONDS = 10
+"""A stream that delivers no frame (or does not open) for this long is treated as lost and reopened."""
+
+
+class SourceError(FacegateError):
+    """A video source that cannot be opened or read."""
+
+    def __init__(self, source, reason):
+        super().__init__(f"{source}: {reason}")
+
+
+@dataclass
+class Frame:
+    """One RGB frame: its number among the frames read, and its time in seconds from the start of the source
+    (the video's own clock for a file, the wall clock since opening for a live source)."""
+
+    image: np.ndarray
+    time: float
+    index: int
+
+
+def describe(source):
+    """How a SOURCE argument is opened: (what OpenCV is given, whether it is live)."""
+    text = str(source)
+    if text.isdigit():
+        return int(text), True
+    if text.lower().startswith(STREAM_PREFIXES) or text.startswith("/dev/"):
+        return text, True
+    return text, False
+
+
+class VideoSource:
+    """Frames of one source (see the module docstring); iterate it once, close it after (or use `with`)."""
+
+    def __init__(self, source, fps=None, realtime=False, warn=None, reopen_pauses=REOPEN_PAUSES):
+        self.name = str(source)
+        self.target, self.live = describe(source)
+        self.fps = fps
+        self.realtime = realtime and not self.live
+        self.warn = warn or (lambda message: None)
+        self.reopen_pauses = reopen_pauses
+        self.dropped = 0
+        """Frames a live source delivered that were replaced by a newer one before they were used."""
+        self.reopened = 0
+        self._closed = threading.Event()
+        self._capture = self._open(first=True)
+        self.native_fps = self._capture.get(_cv2().CAP_PROP_FPS) or 0.0
+        if not 1 <= self.native_fps <= 240:
+            self.native_fps = 25.0  # files and streams that do not say: their frame times are counted at 25/s
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        self._closed.set()
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            capture.release()
+
+    def __iter__(self):
+        return self._newest_frames() if self.live or self.realtime else self._file_frames()
+
+    def _open(self, first=False):
+        cv2 = _cv2()
+        if not self.live and not Path(self.target).is_file():
+            raise SourceError(self.name, "no such file" if not Path(self.target).exists() else "not a file")
+        if isinstance(self.target, str) and self.target.lower().startswith(STREAM_PREFIXES):
+            timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STALL_SECONDS * 1000, cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                        STALL_SECONDS * 1000]
+            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
+        else:
+            capture = cv2.VideoCapture(self.target)
+        if not capture.isOpened():
+            capture.release()
+            if first:
+                reason = "cannot open the camera" if self.live else "not a video OpenCV can read"
+                raise SourceError(self.name, reason)
+            return None
+        return capture
+
+    def _file_frames(self):
+        """Every frame of a file, in order, at the consumer's pace; with `fps`, the first frame of each 1/fps."""
+        index, next_due = 0, 0.0
+        while not self._closed.is_set():
+            ok, pixels = self._capture.read()
+            if not ok:
+                return
+            moment = index / self.native_fps
+            index += 1
+            if self.fps and moment + 1e-9 < next_due:
+                continue
+            next_due = moment + 1 / self.fps if self.fps else 0
+            image = _rgb(pixels)
+            if image is not None:
+                yield Frame(image, moment, index - 1)
+
+    def _newest_frames(self):
+        """The newest frame each time the consumer asks, read by a thread meanwhile; at most `fps` a second."""
+        slot = _NewestFrame()
+        reader = threading.Thread(target=self._read_into, args=(slot,), name="facegate-video", daemon=True)
+        reader.start()
+        try:
+            last = None
+            while True:
+                if self.fps and last is not None:
+                    pause = last + 1 / self.fps - time.monotonic()
+                    if pause > 0 and self._closed.wait(pause):
+                        return
+                frame = slot.take()
+                if frame is None:
+                    return
+                last = time.monotonic()
+                yield frame
+        finally:
+            self._closed.set()
+            reader.join(timeout=5)
+            self.dropped = slot.replaced
+
+    def _read_into(self, slot):
+        """The reader thread: put every frame in the slot (replacing an unused one) until the source ends."""
+        started, index = time.monotonic(), 0
+        try:
+            while not self._closed.is_set():
+                if self.realtime:  # a file read as if live: each frame is there at its own time
+                    due = started + index / self.native_fps
+                    if self._closed.wait(max(0.0, due - time.monotonic())):
+                        return
+                ok, pixels = self._read_or_reopen()
+                if not ok:
+                    return
+                moment = index / self.native_fps if self.realtime else time.monotonic() - started
+                index += 1
+                image = _rgb(pixels)
+                if image is not None:
+                    slot.put(Frame(image, moment, index - 1))
+        finally:
+            slot.finish()
+
+    def _read_or_reopen(self):
+        """(True, pixels) of the next frame; a lost live source is reopened, with pauses, until closed."""
+        ok, pixels = self._capture.read()
+        if ok or not self.live:
+            return ok, pixels
+        attempt = 0
+        while not self._closed.is_set():
+            pause = self.reopen_pauses[min(attempt, len(self.reopen_pauses) - 1)]
+            self.warn(f"{self.name}: no frame from the source; reopening in {pause:g} s")
+            if self._closed.wait(pause):
+                break
+            attempt += 1
+            if self._capture is not None:
+                self._capture.release()
+            self._capture = self._open()
+            if self._capture is None:
+                continue
+            ok, pixels = self._capture.read()
+            if ok:
+                self.reopened += 1
+                self.warn(f"{self.name}: source reopened")
+                return ok, pixels
+        return False, None
+
+
+class _NewestFrame:
+    """A one-frame mailbox: put replaces what is there, take waits for something new."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._frame, self._finished, self.replaced = None, False, 0
+
+    def put(self, frame):
+        with self._condition:
+            self.replaced += self._frame is not None
+            self._frame = frame
+            self._condition.notify()
+
+    def finish(self):
+        with self._condition:
+            self._finished = True
+            self._condition.notify()
+
+    def take(self):
+        """The newest frame not taken yet; None once the source has ended and nothing is left."""
+        with self._condition:
+            while self._frame is None and not self._finished:
+                self._condition.wait()
+            frame, self._frame = self._frame, None
+            return frame
+
+
+def _rgb(pixels):
+    """OpenCV's BGR frame as RGB uint8; None for a frame that is not a picture (a corrupt one is skipped)."""
+    if pixels is None or pixels.ndim not in (2, 3) or pixels.size == 0 or min(pixels.shape[:2]) < 2:
+        return None
+    cv2 = _cv2()
+    if pixels.ndim == 2:
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+    if pixels.shape[2] == 4:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+    return np.ascontiguousarray(pixels[:, :, 2::-1])
+
+
+def _cv2():
+    import cv2
+
+    return cv2

@@ -1,0 +1,170 @@
+"""`facegate watch`: the door camera. Frames from a video source, faces followed by the tracker, one decision per
+visit (visits.py), events out (events.py). Faces of tracks already decided are followed but not embedded again:
+after a decision, a frame costs detection only."""
+import time as clock
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .annotate import label_for, save_annotated
+from .errors import UnknownIdentityError
+from .events import event_record
+from .quality import measure
+from .tracking import Tracker
+from .visits import MIN_EVIDENCE_SIDE, Visit
+
+
+@dataclass
+class Summary:
+    """What a watch did, said on stderr when it ends."""
+
+    frames: int = 0
+    tracks: int = 0
+    events: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def line(self, source):
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.events.items())) or "no events"
+        rate = self.frames / self.seconds if self.seconds > 0 else 0.0
+        return (f"watched {source}: {self.frames} frame(s) in {self.seconds:.1f} s ({rate:.1f}/s), "
+                f"{self.tracks} face track(s), {counts}")
+
+
+class Watcher:
+    """Turns frames into events. `emit(record, frame)` receives each event record with the frame it was decided
+    on (None for `left`); `opens(identity, time)` says whether a match may open (the cooldown)."""
+
+    def __init__(self, model, live, source_name, emit, warn, claim=None, opens=None, snapshots=None):
+        self.model, self.live, self.source_name = model, live, source_name
+        self.emit, self.warn, self.claim = emit, warn, claim
+        self.opens = opens or (lambda identity, time: True)
+        self.snapshots = Path(snapshots) if snapshots else None
+        self.tracker = Tracker()
+        self.summary = Summary()
+        self._claim_missing = False
+
+    def process(self, frame):
+        """Detect, follow, embed the undecided faces, decide; emit what was decided on this frame."""
+        _, gallery, threshold = self.live.current()
+        faces = self.model.detect(frame.image)
+        tracks, ended = self.tracker.update([face.box for face in faces], frame.time)
+        self.summary.frames += 1
+        for track in tracks:
+            if track.visit is None:
+                track.visit = Visit(frame.time)
+                self.summary.tracks += 1
+        evidence = [(face, track) for face, track in zip(faces, tracks)
+                    if track.visit.decision is None and min(face.box[2:]) >= MIN_EVIDENCE_SIDE]
+        decided = []
+        if evidence and self._can_decide(gallery):
+            embeddings = self.model.embed([self.model.crop(frame.image, face) for face, _ in evidence])
+            for (face, track), embedding in zip(evidence, embeddings):
+                track.visit.add(embedding, measure(frame.image, face).score())
+                decision = track.visit.decide(gallery, threshold, frame.time, self.claim)
+                if decision is not None:
+                    decided.append((track, decision, threshold))
+        for track, decision, threshold in decided:
+            opens = decision.event == "match" and self.opens(decision.identity, frame.time)
+            self._send(event_record(decision.event, track.id, decision.identity, decision.distance, threshold,
+                                    decision.frames, frame.time, track.box, self.source_name, self.claim, opens),
+                       frame, tracks)
+        for track in ended:
+            self._left(track, threshold)
+
+    def finish(self):
+        """The source has ended: every visit still open has left."""
+        _, _, threshold = self.live.current()
+        for track in self.tracker.end_all():
+            self._left(track, threshold)
+
+    def _can_decide(self, gallery):
+        """False (said once) while the claimed name is not enrolled, or nobody is: the door stays shut."""
+        try:
+            if self.claim is not None:
+                gallery.embeddings_of(self.claim)
+            elif not len(gallery.names):
+                raise UnknownIdentityError("anyone")
+        except UnknownIdentityError as exc:
+            if not self._claim_missing:
+                self._claim_missing = True
+                self.warn(f"{exc}: no decisions until that changes")
+            return False
+        self._claim_missing = False
+        return True
+
+    def _left(self, track, threshold):
+        decision = track.visit.decision if track.visit else None
+        if decision is None:
+            return  # a visit never decided (too short, too small) leaves quietly
+        self._send(event_record("left", track.id, decision.identity, decision.distance, threshold, track.frames,
+                                track.last_time, track.box, self.source_name, self.claim), None, None)
+
+    def _send(self, record, frame, tracks):
+        self.summary.events[record["event"]] += 1
+        if self.snapshots and frame is not None:
+            record["snapshot"] = str(self._snapshot(record, frame, tracks))
+        self.emit(record, frame)
+
+    def _snapshot(self, record, frame, tracks):
+        faces = []
+        for track in tracks:
+            decision = track.visit.decision
+            state = decision.event if decision else "pending"
+            faces.append((track.box, label_for(decision and decision.identity, decision and decision.distance,
+                                               state), state))
+        name = f"{record['wall_time'][:19].replace(':', '')}-t{record['time']:09.3f}-track{record['track']}-" \
+               f"{record['event']}.jpg"
+        return save_annotated(frame.image, faces, self.snapshots / name)
+
+
+def run(source, watcher, stop=None):
+    """Feed every frame of `source` to `watcher` until the source ends (or `stop()` is true); the Summary."""
+    started = clock.monotonic()
+    try:
+        for frame in source:
+            watcher.process(frame)
+            if stop is not None and stop():
+                break
+    finally:
+        watcher.finish()
+        watcher.summary.seconds = clock.monotonic() - started
+    return watcher.summary
+
+
+def frame_faces_for_enrollment(frames, model, seconds, count):
+    """The best `count` frames of the person in view over `seconds` of `frames`, for enrolling from video:
+    [(embedding, score, box, time)], good frames in different poses. Only frames showing one face of good
+    quality count; the faces are followed, and the longest-seen face is the person (a passer-by or a scene
+    cut is another track, never mixed in)."""
+    tracker, candidates, first_time = Tracker(), {}, None
+    for frame in frames:
+        first_time = frame.time if first_time is None else first_time
+        if frame.time - first_time > seconds:
+            break
+        faces = model.detect(frame.image)
+        tracks, _ = tracker.update([face.box for face in faces], frame.time)
+        if len(faces) != 1 or min(faces[0].box[2:]) < MIN_EVIDENCE_SIDE:
+            continue
+        measures = measure(frame.image, faces[0])
+        if measures.problems():
+            continue
+        embedding = model.embed([model.crop(frame.image, faces[0])])[0]
+        candidates.setdefault(tracks[0].id, []).append((embedding, measures.score(), faces[0].box, frame.time))
+    if not candidates:
+        return []
+    return _diverse(max(candidates.values(), key=len), count)
+
+
+def _diverse(candidates, count):
+    """Greedy farthest-point choice among the better half of the candidates: different poses, good quality."""
+    if not candidates:
+        return []
+    ranked = sorted(candidates, key=lambda c: -c[1])[:max(count, len(candidates) // 2)]
+    chosen = [ranked[0]]
+    while len(chosen) < min(count, len(ranked)):
+        chosen_vectors = np.stack([c[0] for c in chosen])
+        gaps = [float(np.min(np.linalg.norm(chosen_vectors - c[0], axis=1))) for c in ranked]
+        chosen.append(ranked[int(np.argmax(gaps))])
+    return chosen
