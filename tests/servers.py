@@ -1,0 +1,135 @@
+"""Real servers the tests start on loopback ports: an HTTP receiver for webhooks, an MQTT broker (amqtt) and an
+MJPEG camera stream (frames of the dev clip) that can drop its viewers."""
+import asyncio
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class _Quiet(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class WebhookReceiver:
+    """Collects the JSON bodies POSTed to http://127.0.0.1:PORT/ (answers 204)."""
+
+    def __init__(self):
+        self.bodies = []
+        receiver = self
+
+        class Handler(_Quiet):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class MqttBroker:
+    """An amqtt broker on a free loopback port, in a thread of its own, with one subscriber to `topic`."""
+
+    def __init__(self, topic):
+        self.port, self.topic, self.messages = free_port(), topic, []
+        self._loop = asyncio.new_event_loop()
+
+    def __enter__(self):
+        from amqtt.broker import Broker
+        import paho.mqtt.client as mqtt
+
+        threading.Thread(target=self._loop.run_forever, daemon=True).start()
+
+        async def start():
+            broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}}})
+            await broker.start()
+            return broker
+
+        self._broker = asyncio.run_coroutine_threadsafe(start(), self._loop).result(30)
+        self._subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self._subscriber.on_message = lambda client, userdata, message: self.messages.append(
+            json.loads(message.payload))
+        subscribed = threading.Event()
+        self._subscriber.on_subscribe = lambda *args: subscribed.set()
+        self._subscriber.connect("127.0.0.1", self.port)
+        self._subscriber.subscribe(self.topic, qos=1)
+        self._subscriber.loop_start()
+        assert subscribed.wait(30), "the test's MQTT subscriber did not get its subscription"
+        return self
+
+    def __exit__(self, *exc_info):
+        self._subscriber.disconnect()
+        self._subscriber.loop_stop()
+        asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}/{self.topic}"
+
+    def wait_for(self, count, seconds=30):
+        deadline = time.monotonic() + seconds
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.messages
+
+
+class MjpegCamera:
+    """A network camera: http://127.0.0.1:PORT/stream serves JPEG frames (multipart/x-mixed-replace) at `fps`.
+
+    Each viewer gets `frames_per_connection` frames, then the connection drops (a flaky network); the camera
+    keeps serving from where the previous viewer was, so a reconnecting viewer sees the video go on."""
+
+    def __init__(self, jpeg_frames, fps=15, frames_per_connection=40):
+        self.frames, self.fps, self.per_connection = jpeg_frames, fps, frames_per_connection
+        self.connections, self.position, self.stopped = 0, 0, threading.Event()
+        camera = self
+
+        class Handler(_Quiet):
+            def do_GET(self):
+                camera.connections += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    for _ in range(camera.per_connection):
+                        if camera.stopped.is_set():
+                            return
+                        jpeg = camera.frames[camera.position % len(camera.frames)]
+                        camera.position += 1
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                         % len(jpeg) + jpeg + b"\r\n")
+                        time.sleep(1 / camera.fps)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        self.server.shutdown()
+        self.server.server_close()
