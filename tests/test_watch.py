@@ -1,0 +1,241 @@
+"""`facegate watch` on real video through the real model: the dev clip (Lin-Manuel Miranda at the piano with
+Alex Lacamoire, then Miranda close up from 2.7 s to 7 s, then four people nobody enrolled from 7.3 s), a network
+camera served by the test, and real receivers for the events (a command, an HTTP server, an MQTT broker)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import DATA, run_facegate, snapshot
+from servers import MjpegCamera, MqttBroker, WebhookReceiver
+
+VIDEO = DATA / "video"
+CLIP = VIDEO / "short_hamilton_clip.mp4"
+CONTRACT = {"event", "track", "identity", "distance", "threshold", "frames", "time", "wall_time", "box", "source",
+            "opens"}
+HOOK = """
+import json, os, sys
+event = json.load(sys.stdin)
+with open(sys.argv[1], "a") as out:
+    out.write(json.dumps({"event": event, "identity": os.environ["FACEGATE_IDENTITY"],
+                          "distance": os.environ["FACEGATE_DISTANCE"]}) + "\\n")
+"""
+
+
+def facegate_command(*args):
+    environment = {k: v for k, v in os.environ.items() if k not in ("FACEGATE_DB", "FACEGATE_DEBUG")}
+    return [sys.executable, "-m", "facegate", *map(str, args)], environment
+
+
+@pytest.fixture(scope="module")
+def photo_db(tmp_path_factory):
+    """Miranda and Lacamoire enrolled from their reference photos (another occasion, other light)."""
+    db = tmp_path_factory.mktemp("photo") / "db"
+    for name, photo in (("lin", "lin-manuel-miranda.png"), ("alex", "alex-lacamoire.png")):
+        assert run_facegate("--db", db, "enroll", name, VIDEO / photo).returncode == 0
+    return db
+
+
+@pytest.fixture(scope="module")
+def video_db(tmp_path_factory):
+    """Miranda enrolled from the clip's first five seconds (the close-up's first 2.3 s), Lacamoire from his photo."""
+    db = tmp_path_factory.mktemp("video") / "db"
+    enrolled = run_facegate("--db", db, "enroll", "lin", "--video", CLIP, "--seconds", "5")
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert enrolled.stdout.count("lin: enrolled frame short_hamilton_clip.mp4@") == 5
+    assert run_facegate("--db", db, "enroll", "alex", VIDEO / "alex-lacamoire.png").returncode == 0
+    return db
+
+
+def events_of(stdout):
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def watched(video_db, tmp_path_factory):
+    """One watch of the clip at 10 frames/s with every output on: the door command, a webhook, MQTT, snapshots."""
+    scratch = tmp_path_factory.mktemp("watch")
+    hook_log, snapshots = scratch / "hook.jsonl", scratch / "snapshots"
+    (scratch / "hook.py").write_text(HOOK)
+    with WebhookReceiver() as webhook, MqttBroker("door/front") as broker:
+        result = run_facegate("--db", video_db, "watch", CLIP, "--json", "--fps", "10",
+                              "--on-match", f"{sys.executable} {scratch / 'hook.py'} {hook_log}",
+                              "--webhook", webhook.url, "--mqtt", broker.url, "--snapshots", snapshots)
+        assert result.returncode == 0, result.stderr
+        events = events_of(result.stdout)
+        messages = broker.wait_for(len(events))
+    hooked = [json.loads(line) for line in hook_log.read_text().splitlines()] if hook_log.exists() else []
+    return result, events, hooked, webhook.bodies, messages, snapshots
+
+
+def test_the_clip_gives_one_decision_per_visit_and_a_left_for_each(watched):
+    result, events, *_ = watched
+    assert events and all(CONTRACT <= set(event) for event in events)
+    decisions = [e for e in events if e["event"] != "left"]
+    lefts = [e for e in events if e["event"] == "left"]
+    assert sorted(e["track"] for e in decisions) == sorted(e["track"] for e in lefts)  # once each, then left
+    assert len({e["track"] for e in decisions}) == len(decisions)
+    for decision in decisions:
+        left = next(e for e in lefts if e["track"] == decision["track"])
+        assert left["time"] >= decision["time"] and left["identity"] == decision["identity"]
+        assert decision["threshold"] == 0.7 and decision["source"] == str(CLIP)
+
+    matches = [e for e in decisions if e["event"] == "match"]
+    assert matches and {e["identity"] for e in matches} == {"lin"}
+    assert all(e["distance"] < 0.7 and e["frames"] >= 3 for e in matches)
+    close_up = next(e for e in matches if e["time"] > 2.5)
+    assert close_up["time"] < 3.3  # within half a second of his first close-up frame (2.74 s)
+    assert next(e for e in lefts if e["track"] == close_up["track"])["time"] > 6.9  # one track, not fragments
+
+    strangers = [e for e in decisions if e["time"] > 7.2]
+    assert len(strangers) >= 3 and all(e["event"] == "unknown" and e["identity"] is None for e in strangers)
+    assert all(e["distance"] >= 0.7 and e["opens"] is False for e in strangers)
+    assert "watched" in result.stderr.splitlines()[-1] and "Traceback" not in result.stderr
+
+
+def test_the_door_command_runs_once_per_person_per_cooldown_with_the_event(watched):
+    _, events, hooked, *_ = watched
+    matches = [e for e in events if e["event"] == "match"]
+    opening = [e for e in matches if e["opens"]]
+    assert len(opening) == 1 and len(matches) >= 2  # both of Miranda's visits fall within the 10 s cooldown
+    (ran,) = hooked
+    assert ran["event"] == opening[0] and ran["identity"] == "lin"
+    assert float(ran["distance"]) == pytest.approx(opening[0]["distance"])
+
+
+def test_every_event_reaches_the_webhook_and_the_mqtt_topic_in_order(watched):
+    _, events, _, bodies, messages, _ = watched
+    assert bodies == events
+    assert messages == events
+
+
+def test_each_decision_is_saved_as_an_annotated_frame(watched):
+    _, events, *_, snapshots = watched
+    decisions = [e for e in events if e["event"] != "left"]
+    saved = sorted(snapshots.iterdir())
+    assert len(saved) == len(decisions) and sorted(e["snapshot"] for e in decisions) == [str(p) for p in saved]
+    for event in decisions:
+        with Image.open(event["snapshot"]) as picture:
+            assert picture.size == (640, 360) and picture.format == "JPEG"
+            x, y, w, h = event["box"]
+            edge = picture.convert("RGB").getpixel((x + w // 2, y))
+        colour = {"match": (40, 200, 60), "unknown": (230, 50, 40)}[event["event"]]
+        assert max(abs(a - b) for a, b in zip(edge, colour)) < 60  # the box is drawn in the decision's colour
+
+
+def test_photo_references_let_nobody_in(photo_db):
+    """With references from another occasion, Miranda's close-up stays above 0.7 (docs/accuracy.md): the visit
+    is unknown, never a match for someone else."""
+    result = run_facegate("--db", photo_db, "watch", CLIP, "--json", "--fps", "10")
+    assert result.returncode == 0, result.stderr
+    decisions = [e for e in events_of(result.stdout) if e["event"] != "left"]
+    assert decisions and all(e["event"] == "unknown" for e in decisions)
+    close_up = next(e for e in decisions if 2.5 < e["time"] < 7)
+    assert 0.7 <= close_up["distance"] < 0.9
+
+
+def test_claim_mode_opens_only_for_the_claimed_person(video_db, tmp_path):
+    claimed = run_facegate("--db", video_db, "watch", CLIP, "--json", "--fps", "10", "--claim", "alex")
+    assert claimed.returncode == 0, claimed.stderr
+    decisions = [e for e in events_of(claimed.stdout) if e["event"] != "left"]
+    assert decisions and not any(e["event"] == "match" for e in decisions)
+    assert all(e["claim"] == "alex" and e["identity"] is None for e in decisions)
+
+    before = snapshot(video_db)
+    unknown = run_facegate("--db", video_db, "watch", tmp_path / "no such video.mp4", "--claim", "nobody")
+    assert unknown.returncode == 2 and unknown.stderr == "facegate: error: 'nobody' is not enrolled\n"
+    assert snapshot(video_db) == before
+
+
+@pytest.mark.parametrize("make_source, reason", [
+    (lambda tmp: tmp / "missing.mp4", "no such file"),
+    (lambda tmp: (tmp / "notes.mp4").write_text("not a video") and tmp / "notes.mp4", "not a video OpenCV can read"),
+    (lambda tmp: "7", "cannot open the camera"),
+])
+def test_an_unusable_source_is_one_line_and_exit_2(photo_db, tmp_path, make_source, reason):
+    source = make_source(tmp_path)
+    result = run_facegate("--db", photo_db, "watch", source)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"facegate: error: {source}: {reason}\n"
+
+
+def test_realtime_reads_a_file_as_a_camera_would_dropping_what_it_cannot_keep_up_with(video_db):
+    result = run_facegate("--db", video_db, "watch", CLIP, "--json", "--realtime")
+    assert result.returncode == 0, result.stderr
+    frames = int(result.stderr.split("watched ")[1].split(": ")[1].split(" frame")[0])
+    assert 20 < frames < 275  # the newest frame each time: 275 frames in 9.2 s are more than 2 cores can embed
+    events = events_of(result.stdout)
+    assert any(e["event"] == "match" and e["identity"] == "lin" for e in events)
+    assert sum(e["event"] == "unknown" for e in events) >= 3
+
+
+def clip_jpegs(first, last):
+    import cv2
+
+    capture = cv2.VideoCapture(str(CLIP))
+    frames = []
+    for index in range(last):
+        ok, pixels = capture.read()
+        assert ok
+        if index >= first:
+            frames.append(cv2.imencode(".jpg", pixels)[1].tobytes())
+    capture.release()
+    return frames
+
+
+def read_events_until(process, wanted, seconds):
+    """Events from the watch's stdout until `wanted(events)` holds (or the time is up)."""
+    import selectors
+
+    events, deadline = [], time.monotonic() + seconds
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    while not wanted(events) and time.monotonic() < deadline and process.poll() is None:
+        if selector.select(timeout=0.5):
+            line = process.stdout.readline()
+            if line:
+                events.append(json.loads(line))
+    return events
+
+
+def test_a_network_camera_that_drops_is_reopened_and_enrolling_takes_effect_while_watching(photo_db, tmp_path):
+    """The camera shows 3.3 s without a face, then Miranda close up for 8 s, over and over, and drops its viewer
+    every 60 frames. Miranda is not enrolled at first (alex only): unknown; enrolled from video while the watch
+    runs, his next visit is a match. Ctrl-C ends the watch with its summary and exit 0."""
+    db = tmp_path / "db"
+    assert run_facegate("--db", db, "enroll", "alex", VIDEO / "alex-lacamoire.png").returncode == 0
+    with MjpegCamera(clip_jpegs(30, 210), fps=15, frames_per_connection=60) as camera:
+        command, environment = facegate_command("--db", db, "watch", camera.url, "--json")
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        try:
+            first = read_events_until(process, lambda e: any(x["event"] == "unknown" for x in e), 120)
+            assert any(e["event"] == "unknown" for e in first), process.stderr.read() if process.poll() else first
+            enrolled = run_facegate("--db", db, "enroll", "lin", "--video", CLIP, "--seconds", "5")
+            assert enrolled.returncode == 0, enrolled.stderr
+            later = read_events_until(process, lambda e: any(x["event"] == "match" for x in e), 120)
+            assert [e["identity"] for e in later if e["event"] == "match"][:1] == ["lin"]
+        finally:
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert stderr.count("no frame from the source; reopening") >= 2 and stderr.count("source reopened") >= 2
+    assert camera.connections >= 3
+    assert stderr.splitlines()[-1].startswith(f"facegate: watched {camera.url}:")
+    assert "Traceback" not in stderr
+
+
+def test_enroll_from_video_refuses_a_video_without_one_clear_face(photo_db):
+    before = snapshot(photo_db)
+    result = run_facegate("--db", photo_db, "enroll", "duo", "--video", CLIP, "--seconds", "0.5")
+    assert result.returncode == 2
+    assert result.stderr == (f"facegate: error: {CLIP}: no frame in 0.5 s showed exactly one clear face; "
+                             "nothing enrolled\n")
+    assert snapshot(photo_db) == before
+    assert Path(CLIP).exists()
