@@ -324,3 +324,31 @@ def test_an_unexpected_error_is_one_line_unless_facegate_debug_asks_for_the_trac
     assert debug.returncode != 0
     assert debug.stderr.startswith("Traceback (most recent call last)")
     assert debug.stderr.endswith("RuntimeError: something nobody expected\n")
+
+
+def test_identify_and_scan_annotate_the_faces_they_name(tmp_path):
+    """Howard (enrolled from his face crops) boxed in green in bbt1.jpg, the others in red."""
+    from PIL import Image
+
+    db, crowd = tmp_path / "db", DATA / "bbt" / "bbt1.jpg"
+    assert run_facegate("--db", db, "enroll", "howard", DATA / "bbt" / "howard").returncode == 0
+    identified = run_facegate("--db", db, "identify", crowd, "--json", "--annotate", tmp_path / "out" / "crowd.jpg")
+    assert identified.returncode == 0, identified.stderr
+    faces = json.loads(identified.stdout)["faces"]
+    with Image.open(tmp_path / "out" / "crowd.jpg") as picture, Image.open(crowd) as original:
+        assert picture.format == "JPEG" and picture.size == original.size
+        picture = picture.convert("RGB")
+        for face in faces:
+            x, y, w, h = face["box"]
+            colour = picture.getpixel((x + w // 2, y + h))  # the bottom edge of the box
+            expected = (40, 200, 60) if face["identity"] == "howard" else (230, 50, 40)
+            assert max(abs(a - b) for a, b in zip(colour, expected)) < 60, (face, colour)
+
+    folder = tmp_path / "roll"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(crowd, folder / "sub" / "crowd.jpg")
+    shutil.copy(DATA / "negatives" / "rocket.jpg", folder / "rocket.jpg")
+    scanned = run_facegate("--db", db, "scan", folder, "--annotate", tmp_path / "annotated")
+    assert scanned.returncode == 0, scanned.stderr
+    assert sorted(p.relative_to(tmp_path / "annotated").as_posix() for p in (tmp_path / "annotated").rglob("*.jpg")) \
+        == ["sub/crowd.jpg.jpg"]  # images with faces only

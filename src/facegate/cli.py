@@ -194,12 +194,19 @@ def verify(settings, image, name, threshold, require_single_face, as_json):
     return EXIT_OK if door_open else EXIT_NO
 
 
+def annotate_option(help_text):
+    def decorate(function):
+        return click.option("--annotate", type=PATH, default=None, help=help_text)(function)
+    return decorate
+
+
 @cli.command()
 @click.argument("image", type=PATH)
 @threshold_option
 @json_option
+@annotate_option("Also write IMAGE with each face boxed and named to this file (JPEG).")
 @click.pass_obj
-def identify(settings, image, threshold, as_json):
+def identify(settings, image, threshold, as_json, annotate):
     """Who is in IMAGE? Names every face, or calls it unknown.
 
     Exit status: 0 when at least one face was identified, 1 when none was, 2 on error.
@@ -216,6 +223,8 @@ def identify(settings, image, threshold, as_json):
     if not result.error and not result.faces:
         result.error = NoFaceError(image).reason
     matches = match_faces(result, gallery, limit)
+    if annotate and result.faces:
+        _annotate(result, matches, annotate)
     if as_json:
         _emit(image_record(result, matches))
     elif result.error is None:
@@ -231,8 +240,9 @@ def identify(settings, image, threshold, as_json):
 @threshold_option
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="CSV output: one row per face (or per image without one).")
+@annotate_option("Also write each image with faces, boxed and named, into this folder (same sub-folders, JPEG).")
 @click.pass_obj
-def scan(settings, folder, threshold, as_json, as_csv):
+def scan(settings, folder, threshold, as_json, as_csv, annotate):
     """Identify the faces in every image under FOLDER (recursively).
 
     Results stream as each image is done; unreadable files are reported and skipped; a summary goes to
@@ -262,6 +272,9 @@ def scan(settings, folder, threshold, as_json, as_csv):
             counts["faces"] += len(result.faces)
             counts["identified"] += sum(1 for m in matches if m and m.identity)
             counts["errors"] += result.error is not None
+            if annotate and result.faces:
+                relative = Path(result.path).relative_to(folder)
+                _annotate(result, matches, annotate / relative.with_name(relative.name + ".jpg"))
             if as_json:
                 _emit(image_record(result, matches))
             elif writer:
@@ -650,6 +663,14 @@ def fetch(settings):
     path = embedding_network_path(MODELS[name], settings.weights)
     detector_network_paths()
     click.echo(f"{name}: converted networks ready in {path.parent.parent}")
+
+
+def _annotate(result, matches, target):
+    """Write the result's image with its faces boxed and named (decoded again: annotation is opt-in)."""
+    from .annotate import faces_of_matches, save_annotated
+    from .imaging import load_image
+
+    save_annotated(load_image(result.path), faces_of_matches(result, matches), target)
 
 
 def _expand_photos(arguments):
