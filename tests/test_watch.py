@@ -239,3 +239,21 @@ def test_enroll_from_video_refuses_a_video_without_one_clear_face(photo_db):
                              "nothing enrolled\n")
     assert snapshot(photo_db) == before
     assert Path(CLIP).exists()
+
+
+def test_corrupt_frames_are_skipped_and_the_rest_is_watched(video_db, tmp_path):
+    """The clip with 2 kB of noise every 50 kB through its middle third: undecodable frames are passed over,
+    the video goes on (the strangers at the end are still seen)."""
+    import random
+
+    data, noise = bytearray(CLIP.read_bytes()), random.Random(1)
+    for start in range(len(data) // 3, 2 * len(data) // 3, 50_000):
+        data[start:start + 2000] = bytes(noise.randrange(256) for _ in range(2000))
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    result = run_facegate("--db", video_db, "watch", damaged, "--json", "--fps", "10")
+    assert result.returncode == 0, result.stderr
+    events = events_of(result.stdout)
+    assert sum(e["event"] == "unknown" and e["time"] > 7.2 for e in events) >= 3
+    assert not any(e["event"] == "match" and e["identity"] != "lin" for e in events)
+    assert "Traceback" not in result.stderr

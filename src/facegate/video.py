@@ -21,6 +21,8 @@ STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp
 REOPEN_PAUSES = (0.5, 1, 2, 5, 10, 30)
 """Seconds to wait before each attempt to reopen a lost live source; the last repeats."""
 STALL_SECONDS = 10
+CORRUPT_RUN = 50
+"""Undecodable frames in a row after which a file is taken to have ended."""
 """A stream that delivers no frame (or does not open) for this long is treated as lost and reopened."""
 
 
@@ -104,20 +106,30 @@ class VideoSource:
         return capture
 
     def _file_frames(self):
-        """Every frame of a file, in order, at the consumer's pace; with `fps`, the first frame of each 1/fps."""
-        index, next_due = 0, 0.0
+        """Every frame of a file, in order, at the consumer's pace; with `fps`, the first frame of each 1/fps.
+        A frame that cannot be decoded is skipped (up to CORRUPT_RUN in a row); its time is kept by position."""
+        cv2 = _cv2()
+        index, next_due, failures = 0, 0.0, 0
         while not self._closed.is_set():
             ok, pixels = self._capture.read()
-            if not ok:
-                return
-            moment = index / self.native_fps
-            index += 1
+            position = int(self._capture.get(cv2.CAP_PROP_POS_FRAMES) or index + 1)
+            image = _rgb(pixels) if ok else None
+            if image is None:
+                failures += 1
+                if failures > CORRUPT_RUN or not ok and position >= self._frame_count():
+                    return
+                index = max(index + 1, position)
+                continue
+            failures, index = 0, position
+            moment = (position - 1) / self.native_fps
             if self.fps and moment + 1e-9 < next_due:
                 continue
             next_due = moment + 1 / self.fps if self.fps else 0
-            image = _rgb(pixels)
-            if image is not None:
-                yield Frame(image, moment, index - 1)
+            yield Frame(image, moment, position - 1)
+
+    def _frame_count(self):
+        count = self._capture.get(_cv2().CAP_PROP_FRAME_COUNT)
+        return count if count and count > 0 else 0
 
     def _newest_frames(self):
         """The newest frame each time the consumer asks, read by a thread meanwhile; at most `fps` a second."""

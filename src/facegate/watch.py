@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotate import label_for, save_annotated
-from .errors import UnknownIdentityError
+from .errors import DatabaseError, UnknownIdentityError
 from .events import event_record
 from .quality import measure
 from .tracking import Tracker
@@ -43,11 +43,12 @@ class Watcher:
         self.snapshots = Path(snapshots) if snapshots else None
         self.tracker = Tracker()
         self.summary = Summary()
-        self._claim_missing = False
+        self._claim_missing = self._database_failing = False
+        self._threshold = None
 
     def process(self, frame):
         """Detect, follow, embed the undecided faces, decide; emit what was decided on this frame."""
-        _, gallery, threshold = self.live.current()
+        gallery, threshold = self._gallery()
         faces = self.model.detect(frame.image)
         tracks, ended = self.tracker.update([face.box for face in faces], frame.time)
         self.summary.frames += 1
@@ -75,12 +76,28 @@ class Watcher:
 
     def finish(self):
         """The source has ended: every visit still open has left."""
-        _, _, threshold = self.live.current()
         for track in self.tracker.end_all():
-            self._left(track, threshold)
+            self._left(track, self._threshold)
+
+    def _gallery(self):
+        """(gallery, threshold) as the database is now; (None, last threshold) while it cannot be read."""
+        try:
+            _, gallery, self._threshold = self.live.current()
+        except DatabaseError as exc:
+            if not self._database_failing:
+                self.warn(f"{exc}: no decisions until the database can be read again")
+            self._database_failing = True
+            return None, self._threshold
+        if self._database_failing:
+            self.warn(f"{self.live.db_path}: the database can be read again")
+        self._database_failing = False
+        return gallery, self._threshold
 
     def _can_decide(self, gallery):
-        """False (said once) while the claimed name is not enrolled, or nobody is: the door stays shut."""
+        """False (said once) while the claimed name is not enrolled, or nobody is, or the database cannot be
+        read: the door stays shut."""
+        if gallery is None:
+            return False
         try:
             if self.claim is not None:
                 gallery.embeddings_of(self.claim)
