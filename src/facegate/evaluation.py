@@ -10,6 +10,7 @@ A pair or probe whose face is not detected counts as refused: that is what the d
 """
 import csv
 import itertools
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -364,11 +365,13 @@ def evaluate_visits(visits, gallery, threshold):
     outcome = {"match": 0, "wrong": 0, "ambiguous": 0, "unknown": 0, "undecided": 0}
     impostor_identify = stranger_identify = claims = impostor_claims = false_claims = 0
     frames_right = frames_total = stranger_frames_in = stranger_frames = 0
+    closest_impostor = float("inf")
     for visit in genuine:
         decision = decide_visit(visit, gallery, threshold)
         kind = "undecided" if decision is None else decision.event
         outcome["wrong" if kind == "match" and decision.identity != visit.identity else kind] += 1
         others = without(gallery, visit.identity)
+        closest_impostor = min(closest_impostor, _template_distance(visit, others))
         impostor = decide_visit(visit, others, threshold)
         impostor_identify += impostor is not None and impostor.event == "match"
         own = decide_visit(visit, gallery, threshold, claim=visit.identity)
@@ -382,6 +385,7 @@ def evaluate_visits(visits, gallery, threshold):
         frames_right += sum(m.identity == visit.identity for m in matches)
         frames_total += len(matches)
     for visit in strangers:
+        closest_impostor = min(closest_impostor, _template_distance(visit, gallery))
         decision = decide_visit(visit, gallery, threshold)
         stranger_identify += decision is not None and decision.event == "match"
         for person in people:
@@ -401,4 +405,15 @@ def evaluate_visits(visits, gallery, threshold):
         "stranger_visits_accepted": f"{stranger_identify}/{len(strangers)}",
         "impostor_claims_accepted": f"{false_claims}/{impostor_claims}",
         "stranger_single_frames_accepted": f"{stranger_frames_in}/{stranger_frames}",
+        "closest_impostor_template_distance": round(closest_impostor, 4),
     }
+
+
+def _template_distance(frames, gallery):
+    """The distance of a visit's whole template (all its best frames) to the nearest person of `gallery`."""
+    from .visits import Visit
+
+    visit = Visit(0.0)
+    for embedding, score in zip(frames.embeddings, frames.scores):
+        visit.add(embedding, score)
+    return nearest([visit.template()], gallery, threshold=math.inf)[0].distance
