@@ -325,7 +325,7 @@ def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, 
     or ambiguous. Events are printed (--json: one JSON object per line) and sent to --on-match, --webhook and
     --mqtt. Ctrl-C or the end of a file ends it with a summary on stderr.
     """
-    from .events import Background, CommandHook, Cooldown, MqttPublisher, Webhook
+    from .events import Cooldown, Dispatcher
     from .matching import LiveGallery
     from .video import VideoSource
     from .watch import Watcher, run
@@ -337,36 +337,25 @@ def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, 
         gallery.embeddings_of(claim)  # an unknown claim fails before any frame is read
     elif not len(gallery.names):
         raise FacegateError(f"{database.path}: the database is empty: enroll someone first")
-    hook = CommandHook(on_match, hook_timeout, _warn) if on_match else None
-    sinks = [Background("--on-match", hook, _warn)] if hook else []
-    if webhook:
-        sinks.append(Background("--webhook", Webhook(webhook, 5.0, _warn), _warn))
-    publisher = MqttPublisher(mqtt, _warn) if mqtt else None
-    with VideoSource(source, fps=fps, realtime=realtime, warn=_warn) as frames:
-        model = settings.model(database)
-        gate = Cooldown(cooldown)
 
-        def emit(record, _frame):
-            _emit(record) if as_json else _say(_event_line(record))
-            sys.stdout.flush()
-            for sink in sinks:
-                if sink.name != "--on-match" or record["opens"]:
-                    sink(record)
-            if publisher:
-                publisher(record)
+    def show(record):
+        _emit(record) if as_json else _say(_event_line(record))
+        sys.stdout.flush()
 
-        watcher = Watcher(model, LiveGallery(database.path, model.name, threshold), source, emit, _warn,
-                          claim=claim, opens=gate.allows, snapshots=snapshots)
-        try:
-            with _interrupted_by_sigterm():
-                summary = run(frames, watcher)
-        except KeyboardInterrupt:
-            summary = watcher.summary
-    for sink in sinks:
-        sink.close(timeout=max(hook_timeout, 5.0) + 1)
-    if publisher:
-        publisher.close(timeout=5.0)
-    _warn(summary.line(source))
+    dispatch = Dispatcher(show, _warn, on_match, hook_timeout, webhook, mqtt)
+    try:
+        with VideoSource(source, fps=fps, realtime=realtime, warn=_warn) as frames:
+            model = settings.model(database)
+            watcher = Watcher(model, LiveGallery(database.path, model.name, threshold), source, dispatch, _warn,
+                              claim=claim, opens=Cooldown(cooldown).allows, snapshots=snapshots)
+            try:
+                with _interrupted_by_sigterm():
+                    run(frames, watcher)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        dispatch.close()
+    _warn(watcher.summary.line(source))
     return EXIT_OK
 
 

@@ -135,6 +135,7 @@ class MqttPublisher:
             self.client.username_pw_set(urllib.parse.unquote(parts.username),
                                         urllib.parse.unquote(parts.password or ""))
         self.client.on_connect = self._connected
+        self.client.max_queued_messages_set(QUEUE_LIMIT)  # a broker that is down does not make memory grow
         self.client.reconnect_delay_set(1, 30)
         self.client.connect_async(parts.hostname, parts.port or 1883)
         self.client.loop_start()
@@ -146,7 +147,11 @@ class MqttPublisher:
 
     def __call__(self, record):
         self._pending = [info for info in self._pending if not info.is_published()]
-        self._pending.append(self.client.publish(self.topic, json.dumps(record), qos=1))
+        info = self.client.publish(self.topic, json.dumps(record), qos=1)
+        if info.rc == 0:
+            self._pending.append(info)
+        else:
+            self.warn(f"--mqtt {self.where}: an event was dropped (broker unreachable, {QUEUE_LIMIT} waiting)")
 
     def close(self, timeout):
         for info in self._pending:
@@ -159,6 +164,35 @@ class MqttPublisher:
             self.warn(f"--mqtt {self.where}: {unsent} event(s) not delivered")
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class Dispatcher:
+    """Where each event goes: `show` (the printer) at once, then the door command (events that open only), the
+    webhook and the MQTT topic, each in the background."""
+
+    def __init__(self, show, warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None):
+        self.show, self.hook_timeout = show, hook_timeout
+        self.hook = Background("--on-match", CommandHook(on_match, hook_timeout, warn), warn) if on_match else None
+        self.webhook = Background("--webhook", Webhook(webhook, 5.0, warn), warn) if webhook else None
+        self.mqtt = MqttPublisher(mqtt, warn) if mqtt else None
+
+    def __call__(self, record, _frame=None):
+        self.show(record)
+        if self.hook and record["opens"]:
+            self.hook(record)
+        if self.webhook:
+            self.webhook(record)
+        if self.mqtt:
+            self.mqtt(record)
+
+    def close(self):
+        """Deliver what is still queued (a door command may take its whole timeout), then stop."""
+        if self.hook:
+            self.hook.close(self.hook_timeout + 1)
+        if self.webhook:
+            self.webhook.close(6.0)
+        if self.mqtt:
+            self.mqtt.close(5.0)
 
 
 class Cooldown:

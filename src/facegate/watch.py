@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotate import label_for, save_annotated
-from .errors import DatabaseError, UnknownIdentityError
+from .errors import DatabaseError, FacegateError, UnknownIdentityError
 from .events import event_record
 from .quality import measure
 from .tracking import Tracker
@@ -121,7 +121,10 @@ class Watcher:
     def _send(self, record, frame, tracks):
         self.summary.events[record["event"]] += 1
         if self.snapshots and frame is not None:
-            record["snapshot"] = str(self._snapshot(record, frame, tracks))
+            try:
+                record["snapshot"] = str(self._snapshot(record, frame, tracks))
+            except FacegateError as exc:  # a full disk must not stop the door
+                self.warn(str(exc))
         self.emit(record, frame)
 
     def _snapshot(self, record, frame, tracks):
@@ -136,14 +139,12 @@ class Watcher:
         return save_annotated(frame.image, faces, self.snapshots / name)
 
 
-def run(source, watcher, stop=None):
-    """Feed every frame of `source` to `watcher` until the source ends (or `stop()` is true); the Summary."""
+def run(source, watcher):
+    """Feed every frame of `source` to `watcher` until the source ends (or Ctrl-C); the Summary."""
     started = clock.monotonic()
     try:
         for frame in source:
             watcher.process(frame)
-            if stop is not None and stop():
-                break
     finally:
         watcher.finish()
         watcher.summary.seconds = clock.monotonic() - started
