@@ -18,11 +18,13 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def call(url, data=None, content_type="image/jpeg"):
-    """(status, JSON answer) of a GET, or of a POST of `data`."""
-    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+def call(url, data=None, content_type="image/jpeg", token=None, method=None):
+    """(status, JSON answer) of a GET, or of a POST of `data`, with a bearer token if given."""
+    request = urllib.request.Request(url, data=data, method=method or ("POST" if data is not None else "GET"))
     if data is not None:
         request.add_header("Content-Type", content_type)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, json.loads(response.read())
@@ -30,29 +32,38 @@ def call(url, data=None, content_type="image/jpeg"):
         return error.code, json.loads(error.read())
 
 
+def start_service(db, *options, token=None):
+    """`facegate serve` on a free loopback port, once its /health answers: (base URL, process)."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "facegate", "--db", str(db), "serve", "--port", str(port),
+                                *map(str, options)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            if call(base + "/health", token=token)[0] == 200:
+                return base, process
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.5)
+
+
+def stop_service(process, *secrets):
+    process.terminate()
+    _, stderr = process.communicate(timeout=60)
+    for noise in ("Traceback", "1/1", "━", "oneDNN", *secrets):
+        assert noise not in stderr, stderr
+
+
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     db = tmp_path_factory.mktemp("service") / "db"
     for name in ("younes", "kian", "bertrand"):
         assert run_facegate("--db", db, "enroll", name, IMAGES / f"{name}.jpg").returncode == 0
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "facegate", "--db", str(db), "serve", "--port", str(port),
-                                "--max-bytes", "2000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            if call(base + "/health")[0] == 200:
-                break
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.5)
+    base, process = start_service(db, "--max-bytes", "2000000")
     yield base, db
-    process.terminate()
-    _, stderr = process.communicate(timeout=60)
-    for noise in ("Traceback", "1/1", "━", "oneDNN"):
-        assert noise not in stderr, stderr
+    stop_service(process)
 
 
 def test_health_names_the_model_and_the_people(service):
@@ -155,3 +166,84 @@ def test_concurrent_verifies_while_the_command_line_enrolls_and_removes(service)
     assert all(status == 200 for name, status, _ in answers if name == "younes")
     assert all(match is True for name, status, match in answers if name == "felix" and status == 200)
     assert call(base + "/health")[1]["people"] == people
+
+
+VERIFY_TOKEN, ADMIN_TOKEN = "door-camera-7f3a9c1e5b", "enrollment-desk-41d8e2b7c9"
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    """A service that asks who is calling: a verify token, and an admin token for the enrollment desk."""
+    folder = tmp_path_factory.mktemp("guarded")
+    (folder / "token").write_text(VERIFY_TOKEN + "\n")
+    (folder / "admin").write_text(ADMIN_TOKEN + "\n")
+    assert run_facegate("--db", folder / "db", "enroll", "younes", IMAGES / "younes.jpg").returncode == 0
+    base, process = start_service(folder / "db", "--token-file", folder / "token", "--admin-token-file",
+                                  folder / "admin", token=VERIFY_TOKEN)
+    yield base, folder / "db"
+    stop_service(process, VERIFY_TOKEN, ADMIN_TOKEN)
+
+
+def test_without_the_token_every_endpoint_answers_401(guarded):
+    base, _ = guarded
+    jpeg = (IMAGES / "camera_0.jpg").read_bytes()
+    for token in (None, "", "door-camera-7f3a9c1e5c", VERIFY_TOKEN + "x"):
+        for status, answer in (call(base + "/health", token=token), call(base + "/verify?name=younes", jpeg, token=token),
+                               call(base + "/identify", jpeg, token=token)):
+            assert status == 401 and "token" in answer["error"], (token, status, answer)
+    request = urllib.request.Request(base + "/health")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.headers["WWW-Authenticate"] == 'Bearer realm="facegate"'
+    status, answer = call(base + "/verify?name=younes", jpeg, token=VERIFY_TOKEN)
+    assert status == 200 and answer["match"] is True
+    assert call(base + "/verify?name=younes", jpeg, token=ADMIN_TOKEN)[0] == 200  # the desk may verify too
+
+
+def test_the_enrollment_desk_needs_the_admin_token(guarded):
+    base, db = guarded
+    dan = (IMAGES / "dan.jpg").read_bytes()
+    assert call(base + "/people", token=VERIFY_TOKEN) == (403, {"error": "this token cannot administer people"})
+    assert call(base + "/people/dan", dan, token=VERIFY_TOKEN)[0] == 403
+    assert call(base + "/people/dan", token=VERIFY_TOKEN, method="DELETE")[0] == 403
+    assert call(base + "/people")[0] == 401
+    assert call(base + "/people", token=ADMIN_TOKEN) == (200, {"people": [{"name": "younes", "photos": 1}]})
+
+    status, answer = call(base + "/people/dan", dan, token=ADMIN_TOKEN)
+    assert status == 200 and answer["added"] == 1 and answer["total"] == 1 and answer["refused"] == []
+    assert call(base + "/verify?name=dan", (IMAGES / "camera_4.jpg").read_bytes(), token=VERIFY_TOKEN)[0] == 200
+    boundary = "facegate-desk"
+    form = b"".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo{i}\"; filename=\"{name}\"\r\n"
+                    f"Content-Type: image/jpeg\r\n\r\n".encode() + data + b"\r\n"
+                    for i, (name, data) in enumerate([("dan at the desk.jpg", (IMAGES / "camera_4.jpg").read_bytes()),
+                                                      ("rocket.jpg", (DATA / "negatives" / "rocket.jpg").read_bytes())]))
+    status, answer = call(base + "/people/dan", form + f"--{boundary}--\r\n".encode(),
+                          content_type=f"multipart/form-data; boundary={boundary}", token=ADMIN_TOKEN)
+    assert status == 200 and answer["added"] == 1 and answer["total"] == 2
+    assert answer["refused"] == [{"file": "rocket.jpg", "reason": "no face found"}]
+    listed = json.loads(run_facegate("--db", db, "list", "--json").stdout)
+    dan_photos = next(p["photos"] for p in listed["people"] if p["name"] == "dan")
+    assert [photo["source"] for photo in dan_photos] == ["upload", "dan at the desk.jpg"]
+
+    assert call(base + "/people/%20dan", dan, token=ADMIN_TOKEN)[0] == 400
+    assert call(base + "/people/carl", b"not a picture", token=ADMIN_TOKEN)[0] == 422
+    assert call(base + "/people/dan", token=ADMIN_TOKEN, method="DELETE") == (200, {"name": "dan", "removed": 2})
+    assert call(base + "/people/dan", token=ADMIN_TOKEN, method="DELETE")[0] == 404
+    assert call(base + "/verify?name=dan", dan, token=VERIFY_TOKEN)[0] == 404
+
+
+def test_administration_is_off_without_an_admin_token(service):
+    base, _ = service
+    status, answer = call(base + "/people")
+    assert status == 404 and "--admin-token-file" in answer["error"]
+
+
+def test_serving_beyond_loopback_needs_a_token(tmp_path):
+    for host in ("0.0.0.0", "::", "192.0.2.7"):  # refused before anything binds or the model loads
+        result = run_facegate("--db", tmp_path / "db", "serve", "--host", host)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert f"--host {host} is reachable from the network: give a token" in result.stderr
+    (tmp_path / "short").write_text("abc\n")
+    short = run_facegate("--db", tmp_path / "db", "serve", "--token-file", tmp_path / "short")
+    assert short.returncode == 2 and "16 characters" in short.stderr
+    assert not (tmp_path / "db").exists()

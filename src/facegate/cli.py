@@ -97,7 +97,7 @@ def enroll(settings, name, images, largest, video_source, seconds, frame_count):
     one face of good quality (size, sharpness, pose) are candidates, and the best of them in different poses are
     enrolled, so that the references look like what the door camera sees.
     """
-    from .encoder import encode_images
+    from .enrollment import enroll_photos
 
     check_name(name)
     if bool(images) == bool(video_source):
@@ -105,40 +105,21 @@ def enroll(settings, name, images, largest, video_source, seconds, frame_count):
     database = settings.database()
     if video_source:
         return _enroll_from_video(settings, database, name, video_source, seconds, frame_count)
-    files, refused = [], []
-    for path in _expand_photos(images):  # clearly unusable files are refused before the model loads
-        try:
-            check_image(path)
-            files.append(path)
-        except ImageError as exc:
-            refused.append(exc)
-    accepted, sources = [], []
-    results = encode_images(files, settings.model(database), assess_quality=True) if files else []
-    for result in results:
-        problem = result.error
-        if not problem and not result.faces:
-            problem = NoFaceError(result.path).reason
-        elif not problem and len(result.faces) > 1 and not largest:
-            problem = f"{len(result.faces)} faces found; use --largest to enroll the main one"
-        if problem:
-            refused.append(ImageError(result.path, problem))
-            continue
-        accepted.append(result.faces[0].embedding)
-        sources.append(os.path.basename(result.path))
-        _say(f"{name}: enrolled {result.path}")
-        if result.faces[0].problems:
-            _warn(f"warning: {result.path}: {'; '.join(result.faces[0].problems)}: a weak reference photo; "
-                  "enroll a better one too if you can")
-    if not accepted and len(refused) == 1:
-        raise refused[0]
-    for error in refused:
+    outcome = enroll_photos(_expand_photos(images), settings.model(database), largest)
+    for path in outcome.enrolled:
+        _say(f"{name}: enrolled {path}")
+    for path, problems in outcome.warnings:
+        _warn(f"warning: {path}: {'; '.join(problems)}: a weak reference photo; enroll a better one too if you can")
+    if not outcome.embeddings and len(outcome.refused) == 1:
+        raise outcome.refused[0]
+    for error in outcome.refused:
         _warn(f"{error} (not enrolled)")
-    if not accepted:
+    if not outcome.embeddings:
         raise FacegateError(f"nothing enrolled for {name!r}")
     with transaction(database.path) as current:
-        current.add(name, accepted, sources, settings.model(database).name)
+        current.add(name, outcome.embeddings, outcome.sources, settings.model(database).name)
         total = sum(1 for entry in current.entries if entry.name == name)
-    click.echo(f"{name}: {len(accepted)} photo(s) added, {total} enrolled in all")
+    click.echo(f"{name}: {len(outcome.embeddings)} photo(s) added, {total} enrolled in all")
     return EXIT_OK
 
 
@@ -503,14 +484,24 @@ def threshold_reset(settings):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only by default).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8080].")
 @click.option("--max-bytes", type=click.IntRange(1), default=None, help="Largest image accepted [default: 20 MB].")
+@click.option("--token-file", type=PATH, default=None,
+              help="File whose first line is the token every request must bear [env FACEGATE_TOKEN]; required "
+                   "beyond loopback.")
+@click.option("--admin-token-file", type=PATH, default=None,
+              help="File whose first line is the token of the /people endpoints [env FACEGATE_ADMIN_TOKEN]; "
+                   "without one they are off.")
 @threshold_option
 @click.pass_obj
-def serve(settings, host, port, max_bytes, threshold):
+def serve(settings, host, port, max_bytes, token_file, admin_token_file, threshold):
     """Keep the model and database warm behind an HTTP API for a door camera (see the README).
 
-    POST an image to /verify?name=NAME or /identify; GET /health. Answers are the --json records."""
-    from .service import DEFAULT_PORT, MAX_UPLOAD_BYTES, WarmState, serve as run_service
+    POST an image to /verify?name=NAME or /identify; GET /health. Answers are the --json records. With an admin
+    token, GET /people, POST /people/NAME (photos) and DELETE /people/NAME administer the enrolled people."""
+    from .service import DEFAULT_PORT, MAX_UPLOAD_BYTES, Tokens, WarmState, check_exposure, read_token
+    from .service import serve as run_service
 
+    tokens = Tokens(read_token(token_file, "FACEGATE_TOKEN"), read_token(admin_token_file, "FACEGATE_ADMIN_TOKEN"))
+    check_exposure(host, tokens)  # before the model loads
     database = settings.database()
     resolve_threshold(threshold, database)
     model = settings.model(database)
@@ -518,7 +509,7 @@ def serve(settings, host, port, max_bytes, threshold):
     state = WarmState(database.path, model, threshold)
     port = DEFAULT_PORT if port is None else port
     _warn(f"serving {database.path} ({len(database.people())} people) on http://{host}:{port}", prefix="facegate: ")
-    run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES)
+    run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES, tokens=tokens)
     return EXIT_OK
 
 

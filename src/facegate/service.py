@@ -3,21 +3,33 @@
     GET  /health                  {"status": "ok", "model", "people", "threshold"}
     POST /verify?name=NAME        body: the image file  -> the `facegate verify --json` record
     POST /identify                body: the image file  -> the `facegate identify --json` record
+    GET  /people                  (admin) {"people": [{"name", "photos"}]}
+    POST /people/NAME             (admin) body: a photo, or a multipart form of photos -> {"name", "added", ...}
+    DELETE /people/NAME           (admin) {"name", "removed"}
+
+With a verify token (--token-file / FACEGATE_TOKEN) every request needs `Authorization: Bearer TOKEN` (401
+otherwise); the /people endpoints exist only with an admin token (--admin-token-file / FACEGATE_ADMIN_TOKEN),
+which they require (the verify token gets 403). Tokens are compared in constant time and never logged.
 
 The body is the image itself (Content-Type anything, e.g. image/jpeg) or a multipart form with one file.
 Errors answer {"error": "<one line>"} with 400 (unusable image), 404 (unknown name), 413 (too large),
 422 (no face, or several with require_single_face=1). The database is re-read when it changes on disk, so
 enrolling with the command line while the service runs takes effect at the next request.
 """
+import hmac
+import ipaddress
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
 
 from flask import Flask, jsonify, request
 
 from .encoder import encode_images
 from .errors import (DatabaseError, FacegateError, ImageError, MultipleFacesError, NoFaceError, UnknownIdentityError,
                      printable)
+from .database import check_name, transaction
+from .enrollment import enroll_photos
 from .matching import LiveGallery, verify_main_face
 from .records import image_record, match_faces, verify_record
 
@@ -38,12 +50,73 @@ class WarmState:
         return self.live.current()
 
 
-def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):
+@dataclass(frozen=True)
+class Tokens:
+    """The bearer tokens the service asks for: `verify` for every endpoint (None: open, loopback only), `admin`
+    for the /people endpoints (None: they do not exist)."""
+
+    verify: str = None
+    admin: str = None
+
+
+def read_token(path, variable):
+    """A token from the first line of the file `path`, else from the environment variable; None if neither."""
+    if path is not None:
+        try:
+            token = open(path, encoding="utf-8").readline().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FacegateError(f"{path}: cannot read the token ({getattr(exc, 'strerror', None) or exc})") from None
+        if not token:
+            raise FacegateError(f"{path}: the token file is empty")
+    else:
+        token = os.environ.get(variable, "").strip() or None
+    if token is not None and len(token) < 16:
+        raise FacegateError(f"{path or variable}: a token needs 16 characters or more")
+    return token
+
+
+def check_exposure(host, tokens):
+    """A service listening beyond loopback must ask who is calling: refuse to start there without a token."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and tokens.verify is None:
+        raise FacegateError(f"--host {host} is reachable from the network: give a token "
+                            "(--token-file FILE or FACEGATE_TOKEN), or listen on 127.0.0.1")
+
+
+def _matches(presented, token):
+    return token is not None and presented is not None and hmac.compare_digest(presented.encode(), token.encode())
+
+
+def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens()):
     app = Flask("facegate")
     app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
 
     def failure(status, message):
         return jsonify({"error": message}), status
+
+    def unauthorised(message):
+        response, status = failure(401, message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="facegate"'
+        return response, status
+
+    @app.before_request
+    def authorise():
+        header = request.headers.get("Authorization", "")
+        presented = header[7:].strip() if header[:7].lower() == "bearer " else None
+        if request.path == "/people" or request.path.startswith("/people/"):
+            if tokens.admin is None:
+                return failure(404, "administration is off: start serve with --admin-token-file")
+            if _matches(presented, tokens.admin):
+                return None
+            if _matches(presented, tokens.verify):
+                return failure(403, "this token cannot administer people")
+            return unauthorised("an admin token is required (Authorization: Bearer TOKEN)")
+        if tokens.verify is not None and not (_matches(presented, tokens.verify) or _matches(presented, tokens.admin)):
+            return unauthorised("a token is required (Authorization: Bearer TOKEN)")
+        return None
 
     @app.errorhandler(FacegateError)
     def facegate_error(exc):
@@ -98,7 +171,66 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES):
         record = image_record(result, match_faces(result, gallery, limit))
         return jsonify({**record, "path": _upload_name()})
 
+    @app.get("/people")
+    def people():
+        database, _, _ = state.current()
+        return jsonify({"people": [{"name": name, "photos": len(entries)}
+                                   for name, entries in database.people().items()]})
+
+    @app.post("/people/<name>")
+    def enroll(name):
+        try:
+            check_name(name)
+        except DatabaseError as exc:
+            return failure(400, str(exc))
+        with _uploaded_images() as (paths, labels), state.lock:
+            outcome = enroll_photos(paths, state.model, names=labels)
+        refused = [{"file": _label_of(error.path, paths, labels), "reason": error.reason} for error in outcome.refused]
+        if not outcome.embeddings:
+            return jsonify({"error": f"nothing enrolled for {name!r}", "refused": refused}), 422
+        with transaction(state.live.db_path) as current:
+            current.add(name, outcome.embeddings, outcome.sources, state.model.name)
+            total = sum(1 for entry in current.entries if entry.name == name)
+        warnings = [{"file": _label_of(path, paths, labels), "problems": problems} for path, problems in outcome.warnings]
+        return jsonify({"name": name, "added": len(outcome.embeddings), "total": total, "refused": refused,
+                        "warnings": warnings})
+
+    @app.delete("/people/<name>")
+    def remove(name):
+        state.current()[1].embeddings_of(name)  # an unknown name is refused (404) before the database is touched
+        with transaction(state.live.db_path) as current:
+            removed = current.remove(name)
+        return jsonify({"name": name, "removed": removed})
+
     return app
+
+
+def _label_of(path, paths, labels):
+    return labels[paths.index(path)] if path in paths else os.path.basename(path)
+
+
+class _uploaded_images:
+    """Every file of a multipart form (or the body as one image) in private temporary files, removed after:
+    (paths, the upload names)."""
+
+    def __enter__(self):
+        files = [upload for upload in request.files.values()] if request.mimetype == "multipart/form-data" else []
+        bodies = [(upload.filename or f"upload-{i}", upload.read()) for i, upload in enumerate(files, 1)] or \
+            [("upload", request.get_data(cache=False))]
+        self.paths, labels = [], []
+        for label, data in bodies:
+            if not data:
+                raise ImageError(label, "empty upload: POST the photo file")
+            descriptor, path = tempfile.mkstemp(prefix="facegate-upload-")
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            self.paths.append(path)
+            labels.append(label)
+        return self.paths, labels
+
+    def __exit__(self, *exc_info):
+        for path in self.paths:
+            os.unlink(path)
 
 
 def _form_upload():
@@ -131,11 +263,12 @@ class _uploaded_image:
         os.unlink(self.path)
 
 
-def serve(state, host, port, max_upload_bytes=MAX_UPLOAD_BYTES, threads=4):
+def serve(state, host, port, max_upload_bytes=MAX_UPLOAD_BYTES, threads=4, tokens=Tokens()):
     """Run the service until interrupted (waitress, a production WSGI server)."""
     import waitress
 
-    waitress.serve(create_app(state, max_upload_bytes), host=host, port=port, threads=threads,
+    check_exposure(host, tokens)
+    waitress.serve(create_app(state, max_upload_bytes, tokens), host=host, port=port, threads=threads,
                    # Flask answers 413 in JSON first; waitress's cap (with room for multipart framing) guards
                    # bodies sent without a length.
                    max_request_body_size=2 * max_upload_bytes + 65536, ident="facegate")
