@@ -232,6 +232,18 @@ def test_the_enrollment_desk_needs_the_admin_token(guarded):
     assert call(base + "/verify?name=dan", dan, token=VERIFY_TOKEN)[0] == 404
 
 
+def test_decisions_are_logged_with_the_caller_and_read_back_by_the_desk(guarded):
+    base, _ = guarded
+    assert call(base + "/verify?name=younes", (IMAGES / "camera_0.jpg").read_bytes(), token=VERIFY_TOKEN)[0] == 200
+    assert call(base + "/log", token=VERIFY_TOKEN)[0] == 403
+    status, answer = call(base + "/log?name=younes&decision=match&limit=1", token=ADMIN_TOKEN)
+    assert status == 200 and answer["total"] >= 1 and len(answer["records"]) == 1
+    (record,) = answer["records"]
+    assert record["command"] == "verify" and record["caller"] == "127.0.0.1" and record["claim"] == "younes"
+    assert record["distance"] == pytest.approx(0.4383, abs=1e-3)
+    assert call(base + "/log?since=yesterday", token=ADMIN_TOKEN)[0] == 400
+
+
 def test_administration_is_off_without_an_admin_token(service):
     base, _ = service
     status, answer = call(base + "/people")

@@ -132,12 +132,16 @@ def test_each_decision_is_saved_as_an_annotated_frame(watched):
 def test_photo_references_let_nobody_in(photo_db):
     """With references from another occasion, Miranda's close-up stays above 0.7 (docs/accuracy.md): the visit
     is unknown, never a match for someone else."""
-    result = run_facegate("--db", photo_db, "watch", CLIP, "--json", "--fps", "10")
+    result = run_facegate("--db", photo_db, "--door", "clip-photo", "watch", CLIP, "--json", "--fps", "10")
     assert result.returncode == 0, result.stderr
     decisions = [e for e in events_of(result.stdout) if e["event"] != "left"]
     assert decisions and all(e["event"] == "unknown" for e in decisions)
     close_up = next(e for e in decisions if 2.5 < e["time"] < 7)
     assert 0.7 <= close_up["distance"] < 0.9
+    logged = [json.loads(line) for line in run_facegate("--db", photo_db, "log", "--json", "--door", "clip-photo")
+              .stdout.splitlines()]
+    assert [(r["command"], r["decision"], r["distance"], r["track"]) for r in logged] == \
+        [("watch", "unknown", e["distance"], e["track"]) for e in decisions]  # every decision, in the access log
 
 
 def test_claim_mode_opens_only_for_the_claimed_person(video_db, tmp_path):

@@ -21,10 +21,17 @@ PATH = click.Path(path_type=Path, readable=False)
 
 
 class Settings:
-    def __init__(self, db_path, model_name, weights):
+    def __init__(self, db_path, model_name, weights, door=None, require_log=False, log_faces=False):
         self.db_path = db_path
         self.model_name = model_name
         self.weights = weights
+        self.door, self.require_log, self.log_faces = door, require_log, log_faces
+
+    def access_log(self, database):
+        """The access log of `database` (see accesslog.py), with this command's door and options."""
+        from .accesslog import AccessLog, default_door
+
+        return AccessLog(database.path, self.door or default_door(), _warn, self.require_log, self.log_faces)
 
     def database(self):
         database = Database.load(self.db_path)
@@ -66,13 +73,19 @@ def json_option(function):
               help=f"Embedding model; default: the database's, else {DEFAULT_MODEL}.")
 @click.option("--weights", type=PATH, envvar="FACEGATE_WEIGHTS",
               help="Local weights file for the model (air-gapped machines) [env FACEGATE_WEIGHTS].")
+@click.option("--door", envvar="FACEGATE_DOOR", default=None,
+              help="This door's name in the access log [env FACEGATE_DOOR; default: the host name].")
+@click.option("--require-log", is_flag=True,
+              help="Refuse a decision (exit 2, the door stays shut) when the access log cannot be written.")
+@click.option("--log-faces", is_flag=True, help="Keep each decision's face crop (JPEG) with the access log.")
 @click.pass_context
-def cli(ctx, db_path, model_name, weights):
+def cli(ctx, db_path, model_name, weights, door, require_log, log_faces):
     """Offline face verification (1:1) and recognition (1:K) with MTCNN + FaceNet.
 
     Enroll staff from photos, then verify a picture against a claimed name or identify everyone in it.
+    Every decision of verify, identify, watch and serve (scan with --log) goes to the access log (`facegate log`).
     """
-    ctx.obj = Settings(db_path, model_name, weights)
+    ctx.obj = Settings(db_path, model_name, weights, door, require_log, log_faces)
 
 
 @cli.command()
@@ -163,9 +176,13 @@ def verify(settings, image, name, threshold, require_single_face, as_json):
     gallery = Gallery.of(database)
     gallery.embeddings_of(name)  # unknown names and unusable files fail before the model loads
     check_image(image)
-    distance, door_open, face_count = verify_main_face(
+    distance, door_open, face_count, face = verify_main_face(
         image, name, gallery, settings.model(database), limit, require_single_face
     )
+    settings.access_log(database).record(
+        "verify", "match" if door_open else "no-match", identity=name if door_open else None, claim=name,
+        distance=distance, threshold=limit, picture=image.read_bytes(),
+        face=_face_crop(image, face.box) if settings.log_faces else None)
     if as_json:
         _emit(verify_record(image, name, distance, door_open, limit, face_count))
     else:
@@ -204,6 +221,7 @@ def identify(settings, image, threshold, as_json, annotate):
     if not result.error and not result.faces:
         result.error = NoFaceError(image).reason
     matches = match_faces(result, gallery, limit)
+    _log_faces(settings, settings.access_log(database), "identify", result, matches, limit)
     if annotate and result.faces:
         _annotate(result, matches, annotate)
     if as_json:
@@ -222,8 +240,9 @@ def identify(settings, image, threshold, as_json, annotate):
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="CSV output: one row per face (or per image without one).")
 @annotate_option("Also write each image with faces, boxed and named, into this folder (same sub-folders, JPEG).")
+@click.option("--log", "log_decisions", is_flag=True, help="Also append each face's decision to the access log.")
 @click.pass_obj
-def scan(settings, folder, threshold, as_json, as_csv, annotate):
+def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions):
     """Identify the faces in every image under FOLDER (recursively).
 
     Results stream as each image is done; unreadable files are reported and skipped; a summary goes to
@@ -240,6 +259,7 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate):
     gallery = Gallery.of(database)
     paths = find_images(folder)
     model = settings.model(database)
+    access_log = settings.access_log(database)
     writer = None
     if as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -253,6 +273,8 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate):
             counts["faces"] += len(result.faces)
             counts["identified"] += sum(1 for m in matches if m and m.identity)
             counts["errors"] += result.error is not None
+            if log_decisions and len(gallery.names):
+                _log_faces(settings, access_log, "scan", result, matches, limit)
             if annotate and result.faces:
                 relative = Path(result.path).relative_to(folder)
                 _annotate(result, matches, annotate / relative.with_name(relative.name + ".jpg"))
@@ -323,7 +345,7 @@ def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, 
         _emit(record) if as_json else _say(_event_line(record))
         sys.stdout.flush()
 
-    dispatch = Dispatcher(show, _warn, on_match, hook_timeout, webhook, mqtt)
+    dispatch = Dispatcher(show, _warn, on_match, hook_timeout, webhook, mqtt, settings.access_log(database))
     try:
         with VideoSource(source, fps=fps, realtime=realtime, warn=_warn) as frames:
             model = settings.model(database)
@@ -394,14 +416,97 @@ def list_people(settings, as_json):
 
 @cli.command()
 @click.argument("name")
+@click.option("--purge-log", is_flag=True,
+              help="Also drop NAME's records from the access log (kept by default: the site's history).")
 @click.pass_obj
-def remove(settings, name):
-    """Remove NAME and all of their enrolled photos."""
-    settings.database().remove(name)  # refused without touching the database
-    with transaction(settings.db_path) as database:
-        removed = database.remove(name)
+def remove(settings, name, purge_log):
+    """Remove NAME and all of their enrolled photos (the access log keeps their decisions unless --purge-log)."""
+    from .accesslog import purge_person
+
+    database = settings.database()
+    database.remove(name)  # refused without touching the database
+    with transaction(settings.db_path) as current:
+        removed = current.remove(name)
     click.echo(f"{name}: removed ({removed} photo(s))")
+    if purge_log:
+        click.echo(f"{name}: {purge_person(database.path, name)} access-log record(s) purged")
     return EXIT_OK
+
+
+@cli.group(name="log", invoke_without_command=True)
+@click.option("--since", metavar="DATE", default=None, help="Only decisions from this day or time on (ISO 8601).")
+@click.option("--name", default=None, help="Only decisions about NAME (claimed or identified).")
+@click.option("--door", "door_name", default=None, help="Only decisions of this door.")
+@click.option("--decision", type=click.Choice(["match", "no-match", "unknown", "ambiguous"]), default=None)
+@click.option("--stats", is_flag=True, help="Counts per person and day: opened, refused.")
+@json_option
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output.")
+@click.pass_context
+def access_log(ctx, since, name, door_name, decision, stats, as_json, as_csv):
+    """The access log: every decision of verify, identify, watch and serve (and scan --log), oldest first."""
+    from .accesslog import daily_stats, read_log
+
+    if ctx.invoked_subcommand is not None:
+        return
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    database = ctx.obj.database()
+    entries = read_log(database.path, _parse_since(since), name, door_name, decision)
+    if stats:
+        rows = [{"day": day, "person": person, "opened": counts["opened"], "refused": counts["refused"]}
+                for (day, person), counts in daily_stats(entries).items()]
+        if as_json:
+            for row in rows:
+                _emit(row)
+        elif as_csv:
+            writer = csv.DictWriter(sys.stdout, ["day", "person", "opened", "refused"], lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            for row in rows:
+                _say(f"{row['day']}  {row['person']}: {row['opened']} opened, {row['refused']} refused")
+        return EXIT_OK
+    columns = ["time", "door", "command", "claim", "identity", "distance", "threshold", "decision", "picture_sha256",
+               "face"]
+    writer = csv.DictWriter(sys.stdout, columns, extrasaction="ignore", lineterminator="\n") if as_csv else None
+    if writer:
+        writer.writeheader()
+    for entry in entries:
+        if as_json:
+            _emit(entry)
+        elif writer:
+            writer.writerow(entry)
+        else:
+            who = entry["identity"] or "unknown"
+            claim = f" (claimed {entry['claim']})" if entry.get("claim") else ""
+            distance = f" {entry['distance']:.3f}" if entry.get("distance") is not None else ""
+            _say(f"{entry['time']}  {entry['door']}  {entry['command']}: {entry['decision']} {who}{claim}{distance}")
+    return EXIT_OK
+
+
+@access_log.command(name="prune")
+@click.option("--older-than", "older_than", required=True, metavar="AGE", help="e.g. 90d, 12h, 30m.")
+@click.pass_obj
+def access_log_prune(settings, older_than):
+    """Drop the access-log records (and face crops) older than AGE."""
+    from .accesslog import parse_age, prune
+
+    dropped = prune(settings.database().path, parse_age(older_than))
+    click.echo(f"{dropped} access-log record(s) older than {older_than} dropped")
+    return EXIT_OK
+
+
+def _parse_since(text):
+    """An ISO 8601 day or time as an aware datetime (UTC when no zone is given)."""
+    from datetime import datetime, timezone
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise FacegateError(f"--since {text}: expected a date such as 2026-11-01 or 2026-11-01T08:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @cli.command()
@@ -506,7 +611,7 @@ def serve(settings, host, port, max_bytes, token_file, admin_token_file, thresho
     resolve_threshold(threshold, database)
     model = settings.model(database)
     model.warm_up()
-    state = WarmState(database.path, model, threshold)
+    state = WarmState(database.path, model, threshold, settings.access_log(database))
     port = DEFAULT_PORT if port is None else port
     _warn(f"serving {database.path} ({len(database.people())} people) on http://{host}:{port}", prefix="facegate: ")
     run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES, tokens=tokens)
@@ -643,6 +748,27 @@ def fetch(settings):
     path = embedding_network_path(MODELS[name], settings.weights)
     detector_network_paths()
     click.echo(f"{name}: converted networks ready in {path.parent.parent}")
+
+
+def _face_crop(path, box):
+    """The face's box cut from the picture (for --log-faces)."""
+    from PIL import Image
+
+    from .imaging import load_image
+
+    x, y, w, h = box
+    return Image.fromarray(load_image(path)[y:y + h, x:x + w])
+
+
+def _log_faces(settings, access_log, command, result, matches, limit):
+    """One access-log record per face of an identify or scan result."""
+    if not result.faces:
+        return
+    picture = Path(result.path).read_bytes()
+    for face, match in zip(result.faces, matches):
+        access_log.record(command, "match" if match.identity else "unknown", identity=match.identity,
+                          distance=match.distance, threshold=limit, picture=picture, path=result.path,
+                          face=_face_crop(result.path, face.box) if settings.log_faces else None)
 
 
 def _annotate(result, matches, target):

@@ -170,13 +170,15 @@ class Dispatcher:
     """Where each event goes: `show` (the printer) at once, then the door command (events that open only), the
     webhook and the MQTT topic, each in the background."""
 
-    def __init__(self, show, warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None):
-        self.show, self.hook_timeout = show, hook_timeout
+    def __init__(self, show, warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None, access_log=None):
+        self.show, self.hook_timeout, self.warn, self.access_log = show, hook_timeout, warn, access_log
         self.hook = Background("--on-match", CommandHook(on_match, hook_timeout, warn), warn) if on_match else None
         self.webhook = Background("--webhook", Webhook(webhook, 5.0, warn), warn) if webhook else None
         self.mqtt = MqttPublisher(mqtt, warn) if mqtt else None
 
-    def __call__(self, record, _frame=None):
+    def __call__(self, record, frame=None):
+        if self.access_log is not None and record["event"] != "left":
+            self._log(record, frame)
         self.show(record)
         if self.hook and record["opens"]:
             self.hook(record)
@@ -184,6 +186,25 @@ class Dispatcher:
             self.webhook(record)
         if self.mqtt:
             self.mqtt(record)
+
+    def _log(self, record, frame):
+        """The decision into the access log first; one that cannot be logged under --require-log opens nothing."""
+        from PIL import Image
+
+        from .accesslog import LogError
+
+        face = None
+        if frame is not None and self.access_log.faces:
+            x, y, w, h = record["box"]
+            face = Image.fromarray(frame.image[y:y + h, x:x + w])
+        try:
+            self.access_log.record("watch", record["event"], identity=record["identity"], claim=record.get("claim"),
+                                   distance=record["distance"], threshold=record["threshold"],
+                                   picture=frame.image.tobytes() if frame is not None else None, face=face,
+                                   source=record["source"], track=record["track"])
+        except LogError as exc:
+            record["opens"] = False
+            self.warn(str(exc))
 
     def close(self):
         """Deliver what is still queued (a door command may take its whole timeout), then stop."""

@@ -139,7 +139,7 @@ def verify_encoding(encoding, identity, gallery, threshold):
 
 
 def verify_main_face(image_path, identity, gallery, model, threshold, require_single_face=False):
-    """(dist, door_open, face_count): the image's main face against exactly `identity`.
+    """(dist, door_open, face_count, face): the image's main face against exactly `identity`.
 
     The main face is the largest, or the most central of faces about as large (encoder.main_face_first). An
     unknown name is refused before the image is looked at; with `require_single_face`, an image showing
@@ -149,7 +149,7 @@ def verify_main_face(image_path, identity, gallery, model, threshold, require_si
     gallery.check_model(model)
     gallery.embeddings_of(identity)
     face, face_count = main_face(image_path, model, require_single=require_single_face)
-    return (*verify_encoding(face.embedding, identity, gallery, threshold), face_count)
+    return (*verify_encoding(face.embedding, identity, gallery, threshold), face_count, face)
 
 
 def verify(image_path, identity, database, model, threshold=None, require_single_face=False):
@@ -157,7 +157,7 @@ def verify(image_path, identity, database, model, threshold=None, require_single
 
     dist is the smallest distance to any enrolled photo of exactly `identity`. With `require_single_face`,
     an image showing several faces raises MultipleFacesError instead."""
-    distance, door_open, _ = verify_main_face(image_path, identity, Gallery.of(database), model,
+    distance, door_open, *_ = verify_main_face(image_path, identity, Gallery.of(database), model,
                                               resolve_threshold(threshold, database), require_single_face)
     return distance, door_open
 

@@ -4,11 +4,12 @@
     POST /verify?name=NAME        body: the image file  -> the `facegate verify --json` record
     POST /identify                body: the image file  -> the `facegate identify --json` record
     GET  /people                  (admin) {"people": [{"name", "photos"}]}
+    GET  /log?since=&name=&door=&decision=&limit=   (admin) {"records": [...], "total"}
     POST /people/NAME             (admin) body: a photo, or a multipart form of photos -> {"name", "added", ...}
     DELETE /people/NAME           (admin) {"name", "removed"}
 
 With a verify token (--token-file / FACEGATE_TOKEN) every request needs `Authorization: Bearer TOKEN` (401
-otherwise); the /people endpoints exist only with an admin token (--admin-token-file / FACEGATE_ADMIN_TOKEN),
+otherwise); the /people and /log endpoints exist only with an admin token (--admin-token-file / FACEGATE_ADMIN_TOKEN),
 which they require (the verify token gets 403). Tokens are compared in constant time and never logged.
 
 The body is the image itself (Content-Type anything, e.g. image/jpeg) or a multipart form with one file.
@@ -28,6 +29,7 @@ from flask import Flask, jsonify, request
 from .encoder import encode_images
 from .errors import (DatabaseError, FacegateError, ImageError, MultipleFacesError, NoFaceError, UnknownIdentityError,
                      printable)
+from .accesslog import LogError
 from .database import check_name, transaction
 from .enrollment import enroll_photos
 from .matching import LiveGallery, verify_main_face
@@ -40,14 +42,30 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 class WarmState:
     """The loaded model and the database as last read (a LiveGallery); the model runs one request at a time."""
 
-    def __init__(self, db_path, model, threshold=None):
-        self.model = model
+    def __init__(self, db_path, model, threshold=None, access_log=None):
+        self.model, self.access_log = model, access_log
         self.lock = threading.Lock()
         self.live = LiveGallery(db_path, model.name, threshold)
 
     def current(self):
         """(database, gallery, threshold in force), read again when the index file has changed on disk."""
         return self.live.current()
+
+    def log(self, command, decision, path, face, **fields):
+        """One decision into the access log, the caller's address with it (LogError under --require-log)."""
+        if self.access_log is None:
+            return
+        crop = None
+        if self.access_log.faces:
+            from PIL import Image
+
+            from .imaging import load_image
+
+            x, y, w, h = face.box
+            crop = Image.fromarray(load_image(path)[y:y + h, x:x + w])
+        with open(path, "rb") as handle:
+            picture = handle.read()
+        self.access_log.record(command, decision, picture=picture, face=crop, caller=request.remote_addr, **fields)
 
 
 @dataclass(frozen=True)
@@ -106,7 +124,7 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens()):
     def authorise():
         header = request.headers.get("Authorization", "")
         presented = header[7:].strip() if header[:7].lower() == "bearer " else None
-        if request.path == "/people" or request.path.startswith("/people/"):
+        if request.path in ("/people", "/log") or request.path.startswith("/people/"):
             if tokens.admin is None:
                 return failure(404, "administration is off: start serve with --admin-token-file")
             if _matches(presented, tokens.admin):
@@ -125,6 +143,8 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens()):
         if isinstance(exc, ImageError):  # name the upload, not the temporary file it was decoded from
             message = printable(f"{_upload_name()}: {exc.reason}")
             return failure(422 if isinstance(exc, (NoFaceError, MultipleFacesError)) else 400, message)
+        if isinstance(exc, LogError):  # --require-log: a decision that cannot be logged is refused
+            return failure(503, str(exc))
         return failure(500 if isinstance(exc, DatabaseError) else 400, str(exc))
 
     @app.errorhandler(413)
@@ -154,7 +174,9 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens()):
         _, gallery, limit = state.current()
         gallery.embeddings_of(name)  # unknown names are refused before the upload is stored
         with _uploaded_image() as path, state.lock:
-            distance, door_open, face_count = verify_main_face(path, name, gallery, state.model, limit, single)
+            distance, door_open, face_count, face = verify_main_face(path, name, gallery, state.model, limit, single)
+            state.log("verify", "match" if door_open else "no-match", path, face, identity=name if door_open else None,
+                      claim=name, distance=distance, threshold=limit)
         return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count))
 
     @app.post("/identify")
@@ -164,11 +186,15 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens()):
             raise DatabaseError("the database is empty: enroll someone first")
         with _uploaded_image() as path, state.lock:
             result = encode_images([path], state.model)[0]
-        if result.error:
-            raise ImageError(_upload_name(), result.error)
-        if not result.faces:
-            raise NoFaceError(_upload_name())
-        record = image_record(result, match_faces(result, gallery, limit))
+            if result.error:
+                raise ImageError(_upload_name(), result.error)
+            if not result.faces:
+                raise NoFaceError(_upload_name())
+            matches = match_faces(result, gallery, limit)
+            for face, match in zip(result.faces, matches):
+                state.log("identify", "match" if match.identity else "unknown", path, face, identity=match.identity,
+                          distance=match.distance, threshold=limit)
+        record = image_record(result, matches)
         return jsonify({**record, "path": _upload_name()})
 
     @app.get("/people")
@@ -176,6 +202,25 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens()):
         database, _, _ = state.current()
         return jsonify({"people": [{"name": name, "photos": len(entries)}
                                    for name, entries in database.people().items()]})
+
+    @app.get("/log")
+    def access_log():
+        """(admin) The access log's records, newest last: ?since=DATE&name=&door=&decision=&limit=N (default 1000)."""
+        from datetime import datetime, timezone
+
+        from .accesslog import read_log
+
+        since = request.args.get("since")
+        try:
+            since = datetime.fromisoformat(since) if since else None
+            limit = int(request.args.get("limit", 1000))
+        except ValueError:
+            return failure(400, "since must be an ISO 8601 date, limit a number")
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+        entries = list(read_log(state.live.db_path, since, request.args.get("name"), request.args.get("door"),
+                                request.args.get("decision")))
+        return jsonify({"records": entries[-limit:] if limit > 0 else [], "total": len(entries)})
 
     @app.post("/people/<name>")
     def enroll(name):
