@@ -118,7 +118,7 @@ def enroll(settings, name, images, largest, video_source, seconds, frame_count):
     database = settings.database()
     if video_source:
         return _enroll_from_video(settings, database, name, video_source, seconds, frame_count)
-    outcome = enroll_photos(_expand_photos(images), settings.model(database), largest)
+    outcome = enroll_photos(_expand_photos(images), lambda: settings.model(database), largest)
     for path in outcome.enrolled:
         _say(f"{name}: enrolled {path}")
     for path, problems in outcome.warnings:

@@ -19,10 +19,12 @@ class Enrollment:
     warnings: list = field(default_factory=list)
 
 
-def enroll_photos(paths, model, largest=False, names=None):
+def enroll_photos(paths, load_model, largest=False, names=None):
     """Encode `paths` for enrollment: each photo must show exactly one face (with `largest`, its main face).
 
-    `names` gives each path the name it is recorded under (default: the file's name)."""
+    `load_model()` gives the model; it is called only when a photo passes the header check, so clearly unusable
+    files are refused before any model loads. `names` gives each path the name it is recorded under (default:
+    the file's name)."""
     outcome, files, labels = Enrollment(), [], {}
     for index, path in enumerate(paths):  # clearly unusable files are refused before the model runs
         label = names[index] if names else os.path.basename(str(path))
@@ -32,7 +34,7 @@ def enroll_photos(paths, model, largest=False, names=None):
             labels[str(path)] = label
         except ImageError as exc:
             outcome.refused.append(exc)
-    for result in encode_images(files, model, assess_quality=True) if files else []:
+    for result in encode_images(files, load_model(), assess_quality=True) if files else []:
         problem = result.error
         if not problem and not result.faces:
             problem = NoFaceError(result.path).reason

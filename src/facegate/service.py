@@ -229,7 +229,7 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens()):
         except DatabaseError as exc:
             return failure(400, str(exc))
         with _uploaded_images() as (paths, labels), state.lock:
-            outcome = enroll_photos(paths, state.model, names=labels)
+            outcome = enroll_photos(paths, lambda: state.model, names=labels)
         refused = [{"file": _label_of(error.path, paths, labels), "reason": error.reason} for error in outcome.refused]
         if not outcome.embeddings:
             return jsonify({"error": f"nothing enrolled for {name!r}", "refused": refused}), 422
