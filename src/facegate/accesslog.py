@@ -4,7 +4,8 @@ A folder database `DB/` keeps its log in `DB.log/`: `access.jsonl` (one JSON obj
 written with one append and fsynced, so concurrent writers never interleave and a crash loses at most the line
 being written), rotated to `access-<UTC time>.jsonl` past ROTATE_BYTES, and with `--log-faces` the face crops
 under `faces/<day>/`. The log is not part of the database: export, import and the database's own commits never
-touch it; `remove NAME` keeps its decision history unless `--purge-log`."""
+touch it; `remove NAME` keeps its decision history unless `--purge-log`. A PostgreSQL database keeps its log in
+its table facegate_access_log (face crops as JPEG bytes), shared by every door."""
 import json
 import os
 import socket
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from .database import is_server_url
 from .errors import FacegateError
 
 ROTATE_BYTES = 64 * 1024 * 1024
@@ -60,6 +62,9 @@ class AccessLog:
                  "distance": None if distance is None else round(float(distance), 6), "threshold": threshold,
                  "decision": decision,
                  "picture_sha256": hashlib.sha256(picture).hexdigest() if picture is not None else None, **extra}
+        if is_server_url(self.db_path):
+            self._record_in_table(entry, face)
+            return
         folder = log_folder(self.db_path)
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -71,6 +76,24 @@ class AccessLog:
             if self.required:
                 raise LogError(message + "; --require-log: the decision is refused") from None
             self.warn(message)
+
+    def _record_in_table(self, entry, face):
+        from .errors import DatabaseError
+        from .postgres import append_log
+
+        crop = None
+        if self.faces and face is not None:
+            import io
+
+            buffer = io.BytesIO()
+            face.save(buffer, "JPEG", quality=90)
+            crop = buffer.getvalue()
+        try:
+            append_log(self.db_path, entry, crop)
+        except DatabaseError as exc:
+            if self.required:
+                raise LogError(f"{exc}; --require-log: the decision is refused") from None
+            self.warn(f"cannot write the access log: {exc}")
 
     @staticmethod
     def _save_face(folder, moment, face):
@@ -114,6 +137,11 @@ def log_files(db_path):
 def read_log(db_path, since=None, name=None, door=None, decision=None):
     """The log's records, oldest first, filtered: since (an aware datetime), name (claimed or identified), door,
     decision. A damaged line (a crash mid-write) is skipped."""
+    if is_server_url(db_path):
+        from .postgres import read_log_table
+
+        yield from read_log_table(db_path, since, name, door, decision)
+        return
     for path in log_files(db_path):
         try:
             handle = open(path, encoding="utf-8", errors="replace")
@@ -163,11 +191,19 @@ def prune(db_path, older_than):
     """Drop the records (and face crops) older than `older_than` (a timedelta); how many records were dropped.
     Each file is rewritten whole and renamed into place, under the log's lock; a rotated file left empty goes."""
     cutoff = datetime.now(timezone.utc) - older_than
+    if is_server_url(db_path):
+        from .postgres import delete_log
+
+        return delete_log(db_path, "time < %s", (cutoff,))
     return _rewrite_all(db_path, lambda entry: _older(entry, cutoff))
 
 
 def purge_person(db_path, name):
     """Drop every record that names `name`, claimed or identified (remove --purge-log); how many."""
+    if is_server_url(db_path):
+        from .postgres import delete_log
+
+        return delete_log(db_path, "identity = %s OR claim = %s", (name, name))
     return _rewrite_all(db_path, lambda entry: name in (entry.get("identity"), entry.get("claim")))
 
 

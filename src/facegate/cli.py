@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .database import Database, check_name, check_threshold, default_path, export_database, read_export, transaction
+from .database import (Database, check_name, check_threshold, database_location, default_path, export_database,
+                       read_export, transaction)
 from .errors import FacegateError, ImageError, NoFaceError, printable
 from .imaging import check_image, find_images, is_image_name
 from .matching import THRESHOLD, Gallery, resolve_threshold, verify_main_face
@@ -67,7 +68,7 @@ def json_option(function):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="facegate")
-@click.option("--db", "db_path", type=PATH, envvar="FACEGATE_DB",
+@click.option("--db", "db_path", envvar="FACEGATE_DB", metavar="PATH|URL",
               help=f"Database folder [env FACEGATE_DB; default {default_path()}].")
 @click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), default=None,
               help=f"Embedding model; default: the database's, else {DEFAULT_MODEL}.")
@@ -85,7 +86,8 @@ def cli(ctx, db_path, model_name, weights, door, require_log, log_faces):
     Enroll staff from photos, then verify a picture against a claimed name or identify everyone in it.
     Every decision of verify, identify, watch and serve (scan with --log) goes to the access log (`facegate log`).
     """
-    ctx.obj = Settings(db_path, model_name, weights, door, require_log, log_faces)
+    ctx.obj = Settings(database_location(db_path) if db_path else None, model_name, weights, door, require_log,
+                       log_faces)
 
 
 @cli.command()

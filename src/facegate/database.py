@@ -42,10 +42,24 @@ EXPORT_FORMAT = "facegate-export"
 EXPORT_VERSION = 1
 
 
+def is_server_url(location):
+    """Whether a --db location names a PostgreSQL server (postgres.py) rather than a folder."""
+    return type(location).__name__ == "PgLocation" or str(location).startswith(("postgresql://", "postgres://"))
+
+
+def database_location(text):
+    """A --db argument as the library takes it: a PostgreSQL location, or a folder Path."""
+    if is_server_url(text):
+        from .postgres import PgLocation
+
+        return PgLocation(text)
+    return Path(text).expanduser()
+
+
 def default_path():
-    """$FACEGATE_DB, else $FACEGATE_HOME/db, else the XDG user data dir."""
+    """$FACEGATE_DB (a folder or a postgresql:// URL), else $FACEGATE_HOME/db, else the XDG user data dir."""
     if os.environ.get("FACEGATE_DB"):
-        return Path(os.environ["FACEGATE_DB"]).expanduser()
+        return database_location(os.environ["FACEGATE_DB"])
     home = facegate_home()
     if home:
         return home / "db"
@@ -98,8 +112,14 @@ class Database:
 
     @classmethod
     def load(cls, path=None):
-        """The database at `path` (default location if None); an empty one if nothing is there yet."""
-        path = Path(path) if path is not None else default_path()
+        """The database at `path` (default location if None; a folder, or a postgresql:// URL); an empty one if
+        nothing is there yet."""
+        path = path if path is not None else default_path()
+        if is_server_url(path):
+            from .postgres import load
+
+            return load(path)
+        path = Path(path)
         if path.exists() and not path.is_dir():
             raise DatabaseError(f"{path}: not a database folder")
         index_file = path / INDEX_NAME
@@ -280,6 +300,13 @@ def transaction(path=None):
     """Lock the database, load it fresh, and save it if the block ends without an exception."""
     from filelock import FileLock, Timeout
 
+    path = path if path is not None else default_path()
+    if is_server_url(path):
+        from .postgres import transaction as server_transaction
+
+        with server_transaction(path) as database:
+            yield database
+        return
     database = Database.load(path)
     database.path.mkdir(parents=True, exist_ok=True)
     try:

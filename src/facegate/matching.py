@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .database import INDEX_NAME, Database, check_threshold
+from .database import INDEX_NAME, Database, check_threshold, is_server_url
 from .errors import DatabaseError, UnknownIdentityError
 
 THRESHOLD = 0.7
@@ -68,18 +68,26 @@ class LiveGallery:
 
     def __init__(self, db_path, model_name, threshold=None):
         self.db_path, self.model_name, self.threshold = db_path, model_name, threshold
-        self.index = Path(db_path) / INDEX_NAME
+        self.index = None if is_server_url(db_path) else Path(db_path) / INDEX_NAME
         self._lock = threading.Lock()
         self._stamp, self._current = None, None
 
+    def _stamp_now(self):
+        """What changes whenever the database does: the index file's stat, or a server database's commit count."""
+        if is_server_url(self.db_path):
+            from .postgres import version
+
+            return version(self.db_path)
+        try:
+            stat = self.index.stat()
+            return stat.st_mtime_ns, stat.st_size, stat.st_ino
+        except FileNotFoundError:
+            return None
+
     def current(self):
-        """(database, gallery, threshold in force), read again when the index file has changed on disk."""
+        """(database, gallery, threshold in force), read again when the database has changed."""
         with self._lock:
-            try:
-                stat = self.index.stat()
-                stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-            except FileNotFoundError:
-                stamp = None
+            stamp = self._stamp_now()
             if self._current is None or stamp != self._stamp:
                 database = Database.load(self.db_path)
                 database.check_model(self.model_name)

@@ -1,0 +1,225 @@
+"""The enrollment database on PostgreSQL with pgvector: one database for every door of a site.
+
+    facegate_meta        one row: schema_version, model, embedding_size, threshold, version (one more per commit)
+    facegate_embeddings  one row per enrolled photo: name, source, enrolled_at, embedding (pgvector `vector`)
+
+`--db postgresql://USER:PASSWORD@HOST:PORT/DBNAME` (or FACEGATE_DB) selects it; every command works as on a
+folder database. A commit is one SQL transaction under an advisory lock: it replaces the rows with the new state
+and counts the version up, so concurrent writers serialise and a killed writer leaves the old state. Rows read
+back are validated (size, finite, unit length) exactly as a folder's are. The password never appears in a
+message: the location is shown as postgresql://USER@HOST:PORT/DBNAME."""
+import contextlib
+import urllib.parse
+from dataclasses import asdict
+
+import numpy as np
+
+from .database import SCHEMA_VERSION, Database, _validated
+from .errors import DatabaseError
+
+URL_PREFIXES = ("postgresql://", "postgres://")
+LOCK_KEY = 0x66616365676174  # 'facegat': the advisory lock every facegate writer of a database takes
+CONNECT_TIMEOUT_S = 10
+
+
+def is_url(location):
+    return isinstance(location, PgLocation) or str(location).startswith(URL_PREFIXES)
+
+
+class PgLocation(str):
+    """A PostgreSQL database's location: reads as the URL without its password; `.url` is the full one."""
+
+    def __new__(cls, url):
+        parts = urllib.parse.urlsplit(str(getattr(url, "url", url)))
+        netloc = parts.hostname or ""
+        if parts.username:
+            netloc = f"{parts.username}@{netloc}"
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+        query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith("password="))
+        shown = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+        location = super().__new__(cls, shown)
+        location.url = str(getattr(url, "url", url))
+        location.host = parts.hostname or dict(urllib.parse.parse_qsl(parts.query)).get("host", "localhost")
+        return location
+
+
+SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE IF NOT EXISTS facegate_meta (
+    id int PRIMARY KEY CHECK (id = 1),
+    schema_version int NOT NULL,
+    model text,
+    embedding_size int,
+    threshold double precision,
+    version bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS facegate_embeddings (
+    id bigserial PRIMARY KEY,
+    name text NOT NULL,
+    source text NOT NULL,
+    enrolled_at text NOT NULL,
+    embedding vector NOT NULL
+);
+CREATE INDEX IF NOT EXISTS facegate_embeddings_name ON facegate_embeddings (name);
+CREATE TABLE IF NOT EXISTS facegate_access_log (
+    id bigserial PRIMARY KEY,
+    time timestamptz NOT NULL,
+    door text, command text, claim text, identity text, distance double precision, threshold double precision,
+    decision text, picture_sha256 text, extra jsonb, face bytea
+);
+CREATE INDEX IF NOT EXISTS facegate_access_log_time ON facegate_access_log (time);
+"""
+LOG_COLUMNS = ("time", "door", "command", "claim", "identity", "distance", "threshold", "decision", "picture_sha256")
+
+
+@contextlib.contextmanager
+def connected(location):
+    """A psycopg connection (committed when the block succeeds, rolled back otherwise), schema in place."""
+    try:
+        import psycopg
+    except ImportError:
+        raise DatabaseError("PostgreSQL databases need psycopg: pip install 'facegate[postgres]'") from None
+    location = PgLocation(location)
+    try:
+        connection = psycopg.connect(location.url, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"{location}: cannot connect to PostgreSQL on {location.host} "
+                            f"({_reason(exc, location)})") from None
+    try:
+        with connection:
+            _ensure_schema(connection, location)
+            yield connection
+    except psycopg.Error as exc:
+        raise DatabaseError(f"{location}: PostgreSQL error ({_reason(exc, location)})") from None
+    finally:
+        connection.close()
+
+
+def _reason(exc, location):
+    """The server's first line, with the password taken out should it appear."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    password = urllib.parse.urlsplit(location.url).password
+    return text.replace(password, "***") if password else text
+
+
+def _ensure_schema(connection, location):
+    exists = connection.execute("SELECT to_regclass('facegate_meta') IS NOT NULL").fetchone()[0]
+    if not exists:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        connection.execute(SCHEMA)
+        connection.execute("INSERT INTO facegate_meta (id, schema_version) VALUES (1, %s) ON CONFLICT DO NOTHING",
+                           (SCHEMA_VERSION,))
+    found = connection.execute("SELECT schema_version FROM facegate_meta WHERE id = 1").fetchone()
+    if found is None or found[0] != SCHEMA_VERSION:
+        raise DatabaseError(f"{location}: schema version {found and found[0]!r} is not supported (expected "
+                            f"{SCHEMA_VERSION}); a newer facegate wrote it")
+
+
+def load(location):
+    """The database at `location` read whole and validated, as a PostgresDatabase."""
+    with connected(location) as connection:
+        return _read(connection, PgLocation(location))
+
+
+def version(location):
+    """The commit counter of the database: it changes whenever the database does (how a service sees changes)."""
+    with connected(location) as connection:
+        return connection.execute("SELECT version FROM facegate_meta WHERE id = 1").fetchone()[0]
+
+
+@contextlib.contextmanager
+def transaction(location):
+    """Lock the database (every writer takes the same advisory lock), load it, and write the new state in the
+    same SQL transaction if the block ends without an exception."""
+    location = PgLocation(location)
+    with connected(location) as connection:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        database = _read(connection, location)
+        yield database
+        _write(connection, database)
+
+
+class PostgresDatabase(Database):
+    """A Database whose rows live in PostgreSQL: `save` commits the whole state in one transaction."""
+
+    def __init__(self, path, *args, **kwargs):
+        super().__init__(".", *args, **kwargs)
+        self.path = PgLocation(path)
+
+    def save(self):
+        with connected(self.path) as connection:
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            _write(connection, self)
+
+
+def _read(connection, location):
+    model, size, threshold = connection.execute(
+        "SELECT model, embedding_size, threshold FROM facegate_meta WHERE id = 1").fetchone()
+    rows = connection.execute(
+        "SELECT name, source, enrolled_at, embedding::real[] FROM facegate_embeddings ORDER BY id").fetchall()
+    record = {"model": model, "embedding_size": size, "threshold": threshold,
+              "entries": [{"name": name, "source": source, "enrolled_at": at} for name, source, at, _ in rows]}
+    sizes = {len(row[3]) for row in rows}
+    if sizes and sizes != {size}:
+        raise DatabaseError(f"{location}: embeddings of size {', '.join(map(str, sorted(sizes)))} in "
+                            f"facegate_embeddings, where facegate_meta says {size}")
+    embeddings = np.array([row[3] for row in rows], np.float32).reshape(len(rows), size or 0)
+    folder_like = _validated(location, location, record, embeddings)
+    database = PostgresDatabase(location, folder_like.model, folder_like.threshold, folder_like.entries,
+                                folder_like.embeddings)
+    return database
+
+
+def _write(connection, database):
+    """Replace the rows with `database`'s state and count the version up (inside the caller's transaction)."""
+    size = int(database.embeddings.shape[1]) if database.model else None
+    connection.execute("UPDATE facegate_meta SET model = %s, embedding_size = %s, threshold = %s, "
+                       "version = version + 1 WHERE id = 1", (database.model, size, database.threshold))
+    connection.execute("DELETE FROM facegate_embeddings")
+    with connection.cursor().copy(
+            "COPY facegate_embeddings (name, source, enrolled_at, embedding) FROM STDIN") as copy:
+        for entry, vector in zip(database.entries, database.embeddings):
+            fields = asdict(entry)
+            copy.write_row((fields["name"], fields["source"], fields["enrolled_at"],
+                            "[" + ",".join(repr(float(v)) for v in vector) + "]"))
+
+
+def append_log(location, entry, face=None):
+    """One access-log record into facegate_access_log (its own short transaction)."""
+    from datetime import datetime
+
+    from psycopg.types.json import Jsonb
+
+    values = [datetime.fromisoformat(entry["time"])] + [entry.get(column) for column in LOG_COLUMNS[1:]]
+    extra = {key: value for key, value in entry.items() if key not in LOG_COLUMNS}
+    with connected(location) as connection:
+        connection.execute(f"INSERT INTO facegate_access_log ({', '.join(LOG_COLUMNS)}, extra, face) "
+                           f"VALUES ({', '.join(['%s'] * len(LOG_COLUMNS))}, %s, %s)", (*values, Jsonb(extra), face))
+
+
+def read_log_table(location, since=None, name=None, door=None, decision=None):
+    """The records of facegate_access_log, oldest first, filtered as accesslog.read_log filters."""
+    conditions, values = [], []
+    for condition, value in (("time >= %s", since), ("(identity = %s OR claim = %s)", name), ("door = %s", door),
+                             ("decision = %s", decision)):
+        if value is not None:
+            conditions.append(condition)
+            values.extend([value] * condition.count("%s"))
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    with connected(location) as connection:
+        rows = connection.execute(f"SELECT {', '.join(LOG_COLUMNS)}, extra, face IS NOT NULL FROM facegate_access_log "
+                                  f"{where} ORDER BY time, id", values).fetchall()
+    for row in rows:
+        entry = dict(zip(LOG_COLUMNS, row))
+        entry["time"] = entry["time"].isoformat(timespec="milliseconds")
+        entry.update(row[len(LOG_COLUMNS)] or {})
+        if row[-1]:
+            entry["face"] = "in facegate_access_log"
+        yield entry
+
+
+def delete_log(location, condition, values):
+    """Delete the access-log records matching `condition`; how many."""
+    with connected(location) as connection:
+        return connection.execute(f"DELETE FROM facegate_access_log WHERE {condition}", values).rowcount

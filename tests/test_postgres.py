@@ -1,0 +1,171 @@
+"""The enrollment database on a real PostgreSQL 16 with pgvector, started by the tests (pgserver, on a private
+socket): the same commands and the same decisions as a folder database, migration both ways, concurrent
+writers, a killed writer, a newer schema, damaged rows, a server that is not there, the access log, the service."""
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from facegate.database import Database
+from facegate.postgres import PgLocation
+
+from conftest import IMAGES, run_facegate
+from test_service import call, start_service, stop_service
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import pgserver
+
+    instance = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    yield instance
+    instance.cleanup()
+
+
+@pytest.fixture
+def pg(server, request):
+    """The URL of a new, empty database of its own on the test server."""
+    name = "t_" + request.node.name.lower()[:40].replace("[", "_").replace("]", "_").replace("-", "_")
+    server.psql(f"DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name};")
+    return server.get_uri(name)
+
+
+def sql(url, statement):
+    """A statement run on the test database directly, as an operator (or an attacker) would."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        connection.execute(statement)
+
+
+def ok(*args):
+    result = run_facegate(*args)
+    assert result.returncode in (0, 1), result.stderr
+    return result
+
+
+def one_error_line(result, *words):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("facegate: error:"), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_every_command_decides_as_on_a_folder_database(pg, tmp_path):
+    folder = tmp_path / "db"
+    for db in (pg, folder):
+        for name in ("younes", "bertrand", "dan"):
+            ok("--db", db, "enroll", name, IMAGES / f"{name}.jpg")
+        ok("--db", db, "enroll", "bertrand", IMAGES / "camera_3.jpg")
+    for camera, name in (("camera_0", "younes"), ("camera_1", "bertrand"), ("camera_4", "dan"), ("camera_2", "dan")):
+        on_server, on_disk = (json.loads(ok("--db", db, "verify", IMAGES / f"{camera}.jpg", name, "--json").stdout)
+                              for db in (pg, folder))
+        assert on_server["match"] == on_disk["match"]
+        assert on_server["distance"] == pytest.approx(on_disk["distance"], abs=1e-6)
+    identified = [json.loads(ok("--db", db, "identify", IMAGES / "camera_1.jpg", "--json").stdout) for db in (pg, folder)]
+    assert identified[0]["faces"][0]["identity"] == identified[1]["faces"][0]["identity"] == "bertrand"
+    listing = lambda db: {k: v for k, v in json.loads(ok("--db", db, "list", "--json").stdout).items()  # noqa: E731
+                          if k != "database"}
+    assert [p["name"] for p in listing(pg)["people"]] == ["bertrand", "dan", "younes"]
+    assert [len(p["photos"]) for p in listing(pg)["people"]] == [2, 1, 1]
+
+    ok("--db", pg, "threshold", "set", "0.75")
+    assert ok("--db", pg, "verify", IMAGES / "camera_4.jpg", "dan").returncode == 0  # 0.724 < 0.75: shared by doors
+    ok("--db", pg, "threshold", "reset")
+    ok("--db", pg, "rename", "dan", "daniel")
+    ok("--db", pg, "remove", "younes")
+    assert [p["name"] for p in listing(pg)["people"]] == ["bertrand", "daniel"]
+    one_error_line(run_facegate("--db", pg, "verify", IMAGES / "camera_0.jpg", "younes"), "'younes' is not enrolled")
+
+
+def test_export_and_import_migrate_both_ways(pg, tmp_path):
+    folder, backup = tmp_path / "db", tmp_path / "site.facegate"
+    for name in ("younes", "kian"):
+        ok("--db", folder, "enroll", name, IMAGES / f"{name}.jpg")
+    ok("--db", folder, "threshold", "set", "0.8")
+    ok("--db", folder, "export", backup)
+    ok("--db", pg, "import", backup)
+    on_server = Database.load(PgLocation(pg))
+    on_disk = Database.load(folder)
+    assert on_server.entries == on_disk.entries and on_server.threshold == 0.8
+    assert (on_server.embeddings == on_disk.embeddings).all()  # float32 through pgvector, bit for bit
+
+    back, again = tmp_path / "back.facegate", tmp_path / "again"
+    ok("--db", pg, "export", back)
+    ok("--db", again, "import", back)
+    assert Database.load(again).entries == on_disk.entries
+
+
+KILLED_WRITER = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from facegate.database import transaction
+    with transaction(sys.argv[1]) as database:
+        database.add("victim", np.eye(1, 128, dtype=np.float32), ["v.jpg"], "facenet128")
+        database.save = None
+        os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_concurrent_writers_lose_nothing_and_a_killed_one_leaves_the_old_state(pg):
+    ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
+    writers = [subprocess.Popen([sys.executable, "-m", "facegate", "--db", pg, "enroll", name,
+                                 str(IMAGES / f"{name}.jpg")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+               for name in ("kian", "dan", "felix", "tian")]
+    assert [w.wait(timeout=300) for w in writers] == [0] * 4
+    names = lambda: sorted(Database.load(PgLocation(pg)).people())  # noqa: E731
+    assert names() == ["dan", "felix", "kian", "tian", "younes"]
+
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, pg], capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert names() == ["dan", "felix", "kian", "tian", "younes"]
+    ok("--db", pg, "remove", "tian")  # the killed writer's lock went with its connection
+    assert names() == ["dan", "felix", "kian", "younes"]
+
+
+def test_a_newer_schema_damaged_rows_and_another_model_are_refused(pg):
+    ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
+    sql(pg, "UPDATE facegate_embeddings SET embedding = array_fill(0.5, ARRAY[128])::real[]::vector")
+    one_error_line(run_facegate("--db", pg, "verify", IMAGES / "camera_0.jpg", "younes"), "unit")
+    sql(pg, "UPDATE facegate_meta SET model = 'facenet512', embedding_size = 512")
+    one_error_line(run_facegate("--db", pg, "list"), "512")
+    sql(pg, "UPDATE facegate_meta SET schema_version = 2")
+    one_error_line(run_facegate("--db", pg, "list"), "schema version 2 is not supported")
+
+
+def test_a_server_that_is_not_there_is_one_line_naming_the_host_never_the_password(tmp_path):
+    url = "postgresql://door:s3cret-pass-word@127.0.0.1:1/facegate"
+    for args in (["list"], ["verify", IMAGES / "camera_0.jpg", "younes"], ["enroll", "x", IMAGES / "younes.jpg"]):
+        result = run_facegate("--db", url, *args)
+        one_error_line(result, "127.0.0.1", "cannot connect to PostgreSQL")
+        assert "s3cret" not in result.stderr + result.stdout
+        assert "postgresql://door@127.0.0.1:1/facegate" in result.stderr
+
+
+def test_the_access_log_lives_in_the_database(pg):
+    ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
+    ok("--db", pg, "--door", "lobby", "--log-faces", "verify", IMAGES / "camera_0.jpg", "younes")
+    ok("--db", pg, "--door", "lobby", "verify", IMAGES / "camera_2.jpg", "younes")
+    records = [json.loads(line) for line in ok("--db", pg, "log", "--json").stdout.splitlines()]
+    assert [(r["door"], r["decision"], r["claim"]) for r in records] == [("lobby", "match", "younes"),
+                                                                          ("lobby", "no-match", "younes")]
+    assert records[0]["face"] == "in facegate_access_log" and "face" not in records[1]
+    assert ok("--db", pg, "log", "prune", "--older-than", "0d").stdout.startswith("2 access-log record(s)")
+    assert ok("--db", pg, "log").stdout == ""
+
+
+def test_the_service_on_postgres_sees_enrollments_at_the_next_request(pg):
+    ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
+    base, process = start_service(pg)
+    try:
+        assert call(base + "/verify?name=dan", (IMAGES / "dan.jpg").read_bytes())[0] == 404
+        ok("--db", pg, "enroll", "dan", IMAGES / "dan.jpg")
+        status, answer = call(base + "/verify?name=dan", (IMAGES / "dan.jpg").read_bytes())
+        assert status == 200 and answer["match"] is True
+        assert call(base + "/health")[1]["people"] == 2
+    finally:
+        stop_service(process)
