@@ -129,6 +129,13 @@ def test_concurrent_writers_lose_nothing_and_a_killed_one_leaves_the_old_state(p
 
 def test_a_newer_schema_damaged_rows_and_another_model_are_refused(pg):
     ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
+    ok("--db", pg, "enroll", "kian", IMAGES / "kian.jpg")
+    sql(pg, "UPDATE facegate_embeddings SET embedding = array_fill(0.5, ARRAY[128])::real[]::vector "
+            "WHERE name = 'kian'")
+    # verify reads the claimed person's rows only: younes still decides, kian's damaged row is refused
+    assert run_facegate("--db", pg, "verify", IMAGES / "camera_0.jpg", "younes").returncode == 0
+    one_error_line(run_facegate("--db", pg, "verify", IMAGES / "kian.jpg", "kian"), "not unit vectors")
+    one_error_line(run_facegate("--db", pg, "list"), "not unit vectors")
     sql(pg, "UPDATE facegate_embeddings SET embedding = array_fill(0.5, ARRAY[128])::real[]::vector")
     one_error_line(run_facegate("--db", pg, "verify", IMAGES / "camera_0.jpg", "younes"), "unit")
     sql(pg, "UPDATE facegate_meta SET model = 'facenet512', embedding_size = 512")

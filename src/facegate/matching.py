@@ -33,6 +33,10 @@ class Gallery:
     @classmethod
     def of(cls, database):
         """From a Database, or from a notebook-style dict {name: embedding (D,) or (k, D)}."""
+        if is_server_url(getattr(database, "path", "")):
+            from .postgres import ServerGallery
+
+            return ServerGallery(database.path, database.model)
         if isinstance(database, Database):
             return cls(np.array(database.row_names, dtype=object), database.embeddings, database.model)
         names, rows = [], []
@@ -113,6 +117,12 @@ def l2_distances(encoding, embeddings):
 def nearest(encodings, gallery, threshold):
     """The nearest enrolled person to each of `encodings` (F, D), by one matrix product over the gallery."""
     encodings = np.atleast_2d(np.asarray(encodings, np.float32))
+    if hasattr(gallery, "nearest_rows"):  # a server finds each nearest row; the decision is taken here alike
+        matches = []
+        for encoding, (name, row) in zip(encodings, gallery.nearest_rows(encodings)):
+            distance = float(l2_distances(encoding, row[None])[0])
+            matches.append(Match(name if distance < threshold else None, distance, threshold))
+        return matches
     if len(gallery.names) == 0:
         raise DatabaseError("the database is empty: enroll someone first")
     if encodings.shape[1] != gallery.embeddings.shape[1]:

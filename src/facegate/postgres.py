@@ -14,8 +14,9 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .database import SCHEMA_VERSION, Database, _validated
-from .errors import DatabaseError
+from .database import SCHEMA_VERSION, Database, _check_vectors, _validated
+from .errors import DatabaseError, UnknownIdentityError
+from .models import MODELS
 
 URL_PREFIXES = ("postgresql://", "postgres://")
 LOCK_KEY = 0x66616365676174  # 'facegat': the advisory lock every facegate writer of a database takes
@@ -116,10 +117,14 @@ def _ensure_schema(connection, location):
                             f"{SCHEMA_VERSION}); a newer facegate wrote it")
 
 
-def load(location):
-    """The database at `location` read whole and validated, as a PostgresDatabase."""
+def load(location, rows=False):
+    """The database at `location` as a PostgresDatabase: its model and threshold, and with `rows` every row,
+    validated (otherwise they are read when first asked for)."""
     with connected(location) as connection:
-        return _read(connection, PgLocation(location))
+        if rows:
+            return _read(connection, PgLocation(location))
+        model, threshold = connection.execute("SELECT model, threshold FROM facegate_meta WHERE id = 1").fetchone()
+        return PostgresDatabase(location, model, threshold)
 
 
 def version(location):
@@ -141,11 +146,35 @@ def transaction(location):
 
 
 class PostgresDatabase(Database):
-    """A Database whose rows live in PostgreSQL: `save` commits the whole state in one transaction."""
+    """A Database whose rows live in PostgreSQL. Its model and threshold are read at once; its rows only when
+    something asks for them (a decision asks the server instead: see ServerGallery). `save` commits the whole
+    state in one transaction."""
 
-    def __init__(self, path, *args, **kwargs):
-        super().__init__(".", *args, **kwargs)
-        self.path = PgLocation(path)
+    def __init__(self, path, model=None, threshold=None, entries=None, embeddings=None):
+        self.path, self.model, self.threshold = PgLocation(path), model, threshold
+        self._rows = None if entries is None else (list(entries), embeddings)
+
+    def _loaded(self):
+        if self._rows is None:
+            loaded = load(self.path, rows=True)
+            self._rows = (loaded.entries, loaded.embeddings)
+        return self._rows
+
+    @property
+    def entries(self):
+        return self._loaded()[0]
+
+    @entries.setter
+    def entries(self, value):
+        self._rows = (list(value), self._loaded()[1])
+
+    @property
+    def embeddings(self):
+        return self._loaded()[1]
+
+    @embeddings.setter
+    def embeddings(self, value):
+        self._rows = (self._loaded()[0], value)
 
     def save(self):
         with connected(self.path) as connection:
@@ -223,3 +252,53 @@ def delete_log(location, condition, values):
     """Delete the access-log records matching `condition`; how many."""
     with connected(location) as connection:
         return connection.execute(f"DELETE FROM facegate_access_log WHERE {condition}", values).rowcount
+
+
+class ServerGallery:
+    """The enrolled people as the server holds them: a claimed person's rows are read alone, and the nearest row
+    to a face is found by the server (`<->`, exact: no index approximates it). Every row read is validated as a
+    folder's; the distance that decides is computed here from the row, as for a folder database."""
+
+    def __init__(self, location, model):
+        self.location, self.model = PgLocation(location), model
+
+    @property
+    def names(self):
+        """Each row's name (rows in enrollment order): what emptiness checks and counts need, without vectors."""
+        with connected(self.location) as connection:
+            rows = connection.execute("SELECT name FROM facegate_embeddings ORDER BY id").fetchall()
+        return np.array([name for (name,) in rows], dtype=object)
+
+    def check_model(self, model):
+        if self.model is not None and model is not None and self.model != model.name:
+            raise DatabaseError(f"the database holds {self.model} embeddings; this model is {model.name}")
+
+    def embeddings_of(self, identity):
+        """The (k, D) embeddings of exactly `identity`; UnknownIdentityError if none."""
+        with connected(self.location) as connection:
+            rows = connection.execute("SELECT embedding::real[] FROM facegate_embeddings WHERE name = %s ORDER BY id",
+                                      (identity,)).fetchall()
+        if not rows:
+            raise UnknownIdentityError(identity)
+        return self._checked([vector for (vector,) in rows])
+
+    def nearest_rows(self, encodings):
+        """[(name, embedding)] of the row nearest to each of `encodings` (F, D), by the server's exact search."""
+        found = []
+        with connected(self.location) as connection:
+            for encoding in np.atleast_2d(encodings):
+                literal = "[" + ",".join(repr(float(v)) for v in encoding) + "]"
+                row = connection.execute("SELECT name, embedding::real[] FROM facegate_embeddings "
+                                         "ORDER BY embedding <-> %s::vector, id LIMIT 1", (literal,)).fetchone()
+                if row is None:
+                    raise DatabaseError("the database is empty: enroll someone first")
+                found.append((row[0], self._checked([row[1]])[0]))
+        return found
+
+    def _checked(self, vectors):
+        size = MODELS[self.model].embedding_size if self.model in MODELS else None
+        embeddings = np.array(vectors, np.float32)
+        if size is not None and embeddings.shape[1] != size:
+            raise DatabaseError(f"{self.location}: a row of size {embeddings.shape[1]} where {self.model} has {size}")
+        _check_vectors(embeddings, self.location)
+        return embeddings
