@@ -176,3 +176,17 @@ def test_the_service_on_postgres_sees_enrollments_at_the_next_request(pg):
         assert call(base + "/health")[1]["people"] == 2
     finally:
         stop_service(process)
+
+
+def test_an_hnsw_index_can_be_built_and_dropped_and_decides_alike_here(pg, tmp_path):
+    for name in ("younes", "bertrand", "dan"):
+        ok("--db", pg, "enroll", name, IMAGES / f"{name}.jpg")
+    assert ok("--db", pg, "index").stdout.endswith(": exact search\n")
+    exact = json.loads(ok("--db", pg, "identify", IMAGES / "camera_1.jpg", "--json").stdout)
+    assert ok("--db", pg, "index", "hnsw").stdout.endswith(": hnsw (approximate) search\n")
+    indexed = json.loads(ok("--db", pg, "identify", IMAGES / "camera_1.jpg", "--json").stdout)
+    assert indexed == exact  # a three-person gallery: the index finds the same row
+    ok("--db", pg, "enroll", "kian", IMAGES / "kian.jpg")  # commits keep the index
+    assert ok("--db", pg, "index").stdout.endswith(": hnsw (approximate) search\n")
+    assert ok("--db", pg, "index", "exact").stdout.endswith(": exact search\n")
+    one_error_line(run_facegate("--db", tmp_path / "folder", "index", "hnsw"), "always searches exactly")

@@ -587,6 +587,27 @@ def threshold_reset(settings):
     click.echo(f"threshold reset to the default {THRESHOLD}")
 
 
+@cli.command(name="index")
+@click.argument("kind", required=False, type=click.Choice(["exact", "hnsw"]))
+@click.pass_obj
+def search_index(settings, kind):
+    """How identify searches a PostgreSQL database: exact (default) or with an HNSW index (large galleries;
+    approximate, see docs/performance.md). Without KIND, says which is in force."""
+    from .database import is_server_url
+    from .postgres import connected, hnsw_size, set_hnsw
+
+    database = settings.database()
+    if not is_server_url(database.path):
+        raise FacegateError(f"{database.path}: a folder database always searches exactly; indexes are for "
+                            "PostgreSQL databases")
+    if kind is not None:
+        set_hnsw(database.path, kind == "hnsw")
+    with connected(database.path) as connection:
+        approximate = hnsw_size(connection) is not None
+    click.echo(f"{database.path}: {'hnsw (approximate)' if approximate else 'exact'} search")
+    return EXIT_OK
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only by default).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8080].")

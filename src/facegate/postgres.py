@@ -283,13 +283,20 @@ class ServerGallery:
         return self._checked([vector for (vector,) in rows])
 
     def nearest_rows(self, encodings):
-        """[(name, embedding)] of the row nearest to each of `encodings` (F, D), by the server's exact search."""
+        """[(name, embedding)] of the row nearest to each of `encodings` (F, D): the server's exact search, or its
+        HNSW index where `facegate index hnsw` built one (approximate: see docs/performance.md for its recall)."""
         found = []
         with connected(self.location) as connection:
+            size = hnsw_size(connection)
+            if size:
+                connection.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+                order = f"embedding::vector({size}) <-> %s::vector({size})"
+            else:
+                order = "embedding <-> %s::vector, id"
             for encoding in np.atleast_2d(encodings):
                 literal = "[" + ",".join(repr(float(v)) for v in encoding) + "]"
-                row = connection.execute("SELECT name, embedding::real[] FROM facegate_embeddings "
-                                         "ORDER BY embedding <-> %s::vector, id LIMIT 1", (literal,)).fetchone()
+                row = connection.execute(f"SELECT name, embedding::real[] FROM facegate_embeddings ORDER BY {order} "
+                                         "LIMIT 1", (literal,)).fetchone()
                 if row is None:
                     raise DatabaseError("the database is empty: enroll someone first")
                 found.append((row[0], self._checked([row[1]])[0]))
@@ -302,3 +309,31 @@ class ServerGallery:
             raise DatabaseError(f"{self.location}: a row of size {embeddings.shape[1]} where {self.model} has {size}")
         _check_vectors(embeddings, self.location)
         return embeddings
+
+
+HNSW_INDEX = "facegate_embeddings_hnsw"
+HNSW_EF_SEARCH = 100
+"""Candidates an HNSW search keeps (pgvector's default is 40): more recall for a little more time."""
+
+
+def hnsw_size(connection):
+    """The embedding size the HNSW index was built for, or None when searches are exact."""
+    row = connection.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (HNSW_INDEX,)).fetchone()
+    if row is None:
+        return None
+    return int(row[0].split("::vector(")[1].split(")")[0])
+
+
+def set_hnsw(location, enabled):
+    """Build (`enabled`) or drop the HNSW index of the embeddings; returns whether searches are now approximate."""
+    with connected(location) as connection:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        if not enabled:
+            connection.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
+            return False
+        size = connection.execute("SELECT embedding_size FROM facegate_meta WHERE id = 1").fetchone()[0]
+        if size is None:
+            raise DatabaseError(f"{PgLocation(location)}: nothing enrolled yet: enroll first, then build the index")
+        connection.execute(f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON facegate_embeddings "
+                           f"USING hnsw ((embedding::vector({size})) vector_l2_ops)")
+        return True
