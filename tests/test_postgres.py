@@ -190,3 +190,31 @@ def test_an_hnsw_index_can_be_built_and_dropped_and_decides_alike_here(pg, tmp_p
     assert ok("--db", pg, "index").stdout.endswith(": hnsw (approximate) search\n")
     assert ok("--db", pg, "index", "exact").stdout.endswith(": exact search\n")
     one_error_line(run_facegate("--db", tmp_path / "folder", "index", "hnsw"), "always searches exactly")
+
+
+def test_scan_calibrate_and_watch_work_on_postgres(pg, tmp_path):
+    from conftest import DATA
+
+    for name, photos in {"younes": ["younes.jpg", "camera_0.jpg"], "bertrand": ["bertrand.jpg", "camera_3.jpg"],
+                         "kian": ["kian.jpg"]}.items():
+        ok("--db", pg, "enroll", name, *(IMAGES / p for p in photos))
+    folder = tmp_path / "roll"
+    folder.mkdir()
+    for name in ("camera_1.jpg", "camera_2.jpg"):
+        (folder / name).write_bytes((IMAGES / name).read_bytes())
+    scanned = [json.loads(line) for line in ok("--db", pg, "scan", folder, "--json").stdout.splitlines()]
+    assert [r["faces"][0]["identity"] for r in scanned] == ["bertrand", None]
+    calibrated = json.loads(ok("--db", pg, "calibrate", "--json", "--far", "0.1").stdout)
+    assert calibrated["people"] == 3 and calibrated["genuine_pairs"] == 2
+    ok("--db", pg, "enroll", "lin", DATA / "video" / "lin-manuel-miranda.png")
+    watched = ok("--db", pg, "watch", DATA / "video" / "short_hamilton_clip.mp4", "--json", "--fps", "5")
+    events = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert sum(e["event"] == "unknown" for e in events) >= 3
+    assert {e["identity"] for e in events if e["event"] == "match"} <= {"lin"}  # Miranda himself, if anyone
+
+
+def test_a_refused_login_is_one_line_without_the_password(server):
+    url = server.get_uri().replace("postgresql://postgres:@", "postgresql://intruder:open-sesame-123@")
+    result = run_facegate("--db", url, "list")
+    one_error_line(result, "cannot connect to PostgreSQL", "intruder")
+    assert "open-sesame" not in result.stderr

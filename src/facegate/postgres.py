@@ -9,6 +9,7 @@ and counts the version up, so concurrent writers serialise and a killed writer l
 back are validated (size, finite, unit length) exactly as a folder's are. The password never appears in a
 message: the location is shown as postgresql://USER@HOST:PORT/DBNAME."""
 import contextlib
+import threading
 import urllib.parse
 from dataclasses import asdict
 
@@ -117,6 +118,35 @@ def _ensure_schema(connection, location):
                             f"{SCHEMA_VERSION}); a newer facegate wrote it")
 
 
+_READERS, _READERS_LOCK = {}, threading.Lock()
+
+
+@contextlib.contextmanager
+def reading(location):
+    """A kept connection for reads (autocommit), one per database and process, used by one thread at a time: a
+    camera asks the server several times a frame, and a new connection each time would cost more than the
+    question. A connection that broke is opened again on the next read."""
+    import psycopg
+
+    location = PgLocation(location)
+    with _READERS_LOCK:
+        entry = _READERS.setdefault(location.url, [None, threading.Lock()])
+    with entry[1]:
+        if entry[0] is None or entry[0].closed or entry[0].broken:
+            with connected(location):  # the schema is checked once per connection, with the usual errors
+                pass
+            try:
+                entry[0] = psycopg.connect(location.url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
+            except psycopg.Error as exc:
+                raise DatabaseError(f"{location}: cannot connect to PostgreSQL on {location.host} "
+                                    f"({_reason(exc, location)})") from None
+        try:
+            yield entry[0]
+        except psycopg.Error as exc:
+            entry[0].close()
+            raise DatabaseError(f"{location}: PostgreSQL error ({_reason(exc, location)})") from None
+
+
 def load(location, rows=False):
     """The database at `location` as a PostgresDatabase: its model and threshold, and with `rows` every row,
     validated (otherwise they are read when first asked for)."""
@@ -129,7 +159,7 @@ def load(location, rows=False):
 
 def version(location):
     """The commit counter of the database: it changes whenever the database does (how a service sees changes)."""
-    with connected(location) as connection:
+    with reading(location) as connection:
         return connection.execute("SELECT version FROM facegate_meta WHERE id = 1").fetchone()[0]
 
 
@@ -265,7 +295,7 @@ class ServerGallery:
     @property
     def names(self):
         """Each row's name (rows in enrollment order): what emptiness checks and counts need, without vectors."""
-        with connected(self.location) as connection:
+        with reading(self.location) as connection:
             rows = connection.execute("SELECT name FROM facegate_embeddings ORDER BY id").fetchall()
         return np.array([name for (name,) in rows], dtype=object)
 
@@ -275,7 +305,7 @@ class ServerGallery:
 
     def embeddings_of(self, identity):
         """The (k, D) embeddings of exactly `identity`; UnknownIdentityError if none."""
-        with connected(self.location) as connection:
+        with reading(self.location) as connection:
             rows = connection.execute("SELECT embedding::real[] FROM facegate_embeddings WHERE name = %s ORDER BY id",
                                       (identity,)).fetchall()
         if not rows:
@@ -286,10 +316,10 @@ class ServerGallery:
         """[(name, embedding)] of the row nearest to each of `encodings` (F, D): the server's exact search, or its
         HNSW index where `facegate index hnsw` built one (approximate: see docs/performance.md for its recall)."""
         found = []
-        with connected(self.location) as connection:
+        with reading(self.location) as connection:
             size = hnsw_size(connection)
             if size:
-                connection.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+                connection.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
                 order = f"embedding::vector({size}) <-> %s::vector({size})"
             else:
                 order = "embedding <-> %s::vector, id"
