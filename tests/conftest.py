@@ -50,6 +50,15 @@ def run_facegate(*args, check_stderr_clean=False):
     return result
 
 
+def one_error_line(result, *words):
+    """A command that failed as facegate fails: exit 2, one line `facegate: error: ...` naming each of `words`."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("facegate: error:"), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
 def snapshot(folder):
     """Every file under `folder` with its bytes: a failed command must leave this unchanged."""
     folder = Path(folder)

@@ -19,7 +19,23 @@ class _Quiet(BaseHTTPRequestHandler):
         pass
 
 
-class WebhookReceiver:
+class _Served:
+    """An HTTP server (self.server) run in a thread for the length of a `with` block."""
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def stop(self):
+        pass
+
+
+class WebhookReceiver(_Served):
     """Collects the JSON bodies POSTed to http://127.0.0.1:PORT/ (answers 204)."""
 
     def __init__(self):
@@ -35,14 +51,6 @@ class WebhookReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class MqttBroker:
@@ -92,7 +100,7 @@ class MqttBroker:
         return self.messages
 
 
-class MjpegCamera:
+class MjpegCamera(_Served):
     """A network camera: http://127.0.0.1:PORT/stream serves JPEG frames (multipart/x-mixed-replace) at `fps`.
 
     Each viewer gets `frames_per_connection` frames, then the connection drops (a flaky network); the camera
@@ -125,11 +133,5 @@ class MjpegCamera:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream"
 
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info):
+    def stop(self):
         self.stopped.set()
-        self.server.shutdown()
-        self.server.server_close()

@@ -9,21 +9,13 @@ import sys
 
 import pytest
 
-from conftest import DATA, IMAGES, run_facegate, snapshot
+from conftest import DATA, IMAGES, one_error_line, run_facegate, snapshot
 
 NOISE = ("1/1", "━", "oneDNN", "cuda", "absl", "tensorflow", "WARNING", "Traceback")
 
 
 def assert_quiet(stderr):
     assert not any(word in stderr for word in NOISE), stderr
-
-
-def one_error_line(result, *words):
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("facegate: error:"), result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def test_help_does_not_import_tensorflow():

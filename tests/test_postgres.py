@@ -12,7 +12,7 @@ import pytest
 from facegate.database import Database
 from facegate.postgres import PgLocation
 
-from conftest import IMAGES, run_facegate
+from conftest import IMAGES, one_error_line, run_facegate
 from test_service import call, start_service, stop_service
 
 
@@ -45,14 +45,6 @@ def ok(*args):
     result = run_facegate(*args)
     assert result.returncode in (0, 1), result.stderr
     return result
-
-
-def one_error_line(result, *words):
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("facegate: error:"), result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def test_every_command_decides_as_on_a_folder_database(pg, tmp_path):
