@@ -259,3 +259,29 @@ def test_serving_beyond_loopback_needs_a_token(tmp_path):
     short = run_facegate("--db", tmp_path / "db", "serve", "--token-file", tmp_path / "short")
     assert short.returncode == 2 and "16 characters" in short.stderr
     assert not (tmp_path / "db").exists()
+
+
+def test_guessing_a_name_is_refused_for_a_while_and_logged(tmp_path):
+    """--max-failures 2: two failed verifies of one name lock that name (429) for --lockout seconds; a match
+    clears the count; the client limit is four times the name's; refusals go to the access log."""
+    db = tmp_path / "db"
+    for name in ("kian", "younes"):
+        assert run_facegate("--db", db, "enroll", name, IMAGES / f"{name}.jpg").returncode == 0
+    base, process = start_service(db, "--max-failures", "2", "--lockout", "3")
+    wrong, right = (IMAGES / "camera_2.jpg").read_bytes(), (IMAGES / "kian.jpg").read_bytes()
+    try:
+        assert call(base + "/verify?name=kian", wrong)[1]["match"] is False
+        assert call(base + "/verify?name=kian", right)[1]["match"] is True  # a match clears kian's count
+        assert call(base + "/verify?name=kian", wrong)[1]["match"] is False
+        assert call(base + "/verify?name=kian", wrong)[1]["match"] is False  # second failure in a row: locked
+        status, answer = call(base + "/verify?name=kian", right)
+        assert status == 429 and "too many failed attempts for 'kian'" in answer["error"]
+        assert call(base + "/verify?name=younes", (IMAGES / "camera_0.jpg").read_bytes())[0] == 200  # others go on
+        time.sleep(3.5)  # the lockout is over
+        status, answer = call(base + "/verify?name=kian", right)
+        assert status == 200 and answer["match"] is True
+    finally:
+        stop_service(process)
+    logged = [json.loads(line) for line in run_facegate("--db", db, "log", "--json").stdout.splitlines()]
+    assert [r["decision"] for r in logged if r["claim"] == "kian"] == ["no-match", "match", "no-match", "no-match",
+                                                                        "throttled", "match"]

@@ -19,7 +19,7 @@ from .errors import FacegateError
 
 ROTATE_BYTES = 64 * 1024 * 1024
 """A log file past this size is renamed aside and a new one begun."""
-DECISIONS = ("match", "no-match", "unknown", "ambiguous")
+DECISIONS = ("match", "no-match", "unknown", "ambiguous", "throttled")
 
 
 class LogError(FacegateError):

@@ -439,7 +439,8 @@ def remove(settings, name, purge_log):
 @click.option("--since", metavar="DATE", default=None, help="Only decisions from this day or time on (ISO 8601).")
 @click.option("--name", default=None, help="Only decisions about NAME (claimed or identified).")
 @click.option("--door", "door_name", default=None, help="Only decisions of this door.")
-@click.option("--decision", type=click.Choice(["match", "no-match", "unknown", "ambiguous"]), default=None)
+@click.option("--decision", type=click.Choice(["match", "no-match", "unknown", "ambiguous", "throttled"]),
+              default=None)
 @click.option("--stats", is_flag=True, help="Counts per person and day: opened, refused.")
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="CSV output.")
@@ -618,14 +619,22 @@ def search_index(settings, kind):
 @click.option("--admin-token-file", type=PATH, default=None,
               help="File whose first line is the token of the /people endpoints [env FACEGATE_ADMIN_TOKEN]; "
                    "without one they are off.")
+@click.option("--max-failures", type=click.IntRange(0), default=5, show_default=True,
+              help="Failed verifies for one claimed name (four times as many from one client) before it is refused "
+                   "for --lockout seconds (0: no limit).")
+@click.option("--failure-window", type=click.FloatRange(0, min_open=True), default=60.0, show_default=True,
+              help="Seconds in which --max-failures failed verifies count.")
+@click.option("--lockout", type=click.FloatRange(0, min_open=True), default=60.0, show_default=True,
+              help="Seconds a name or client is refused (429) after too many failed verifies.")
 @threshold_option
 @click.pass_obj
-def serve(settings, host, port, max_bytes, token_file, admin_token_file, threshold):
+def serve(settings, host, port, max_bytes, token_file, admin_token_file, max_failures, failure_window, lockout,
+          threshold):
     """Keep the model and database warm behind an HTTP API for a door camera (see the README).
 
     POST an image to /verify?name=NAME or /identify; GET /health. Answers are the --json records. With an admin
     token, GET /people, POST /people/NAME (photos) and DELETE /people/NAME administer the enrolled people."""
-    from .service import DEFAULT_PORT, MAX_UPLOAD_BYTES, Tokens, WarmState, check_exposure, read_token
+    from .service import DEFAULT_PORT, MAX_UPLOAD_BYTES, Throttle, Tokens, WarmState, check_exposure, read_token
     from .service import serve as run_service
 
     tokens = Tokens(read_token(token_file, "FACEGATE_TOKEN"), read_token(admin_token_file, "FACEGATE_ADMIN_TOKEN"))
@@ -637,7 +646,8 @@ def serve(settings, host, port, max_bytes, token_file, admin_token_file, thresho
     state = WarmState(database.path, model, threshold, settings.access_log(database))
     port = DEFAULT_PORT if port is None else port
     _warn(f"serving {database.path} ({len(database.people())} people) on http://{host}:{port}", prefix="facegate: ")
-    run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES, tokens=tokens)
+    throttle = Throttle(max_failures, failure_window, lockout) if max_failures else None
+    run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES, tokens=tokens, throttle=throttle)
     return EXIT_OK
 
 

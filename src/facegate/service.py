@@ -14,7 +14,8 @@ which they require (the verify token gets 403). Tokens are compared in constant 
 
 The body is the image itself (Content-Type anything, e.g. image/jpeg) or a multipart form with one file.
 Errors answer {"error": "<one line>"} with 400 (unusable image), 404 (unknown name), 413 (too large),
-422 (no face, or several with require_single_face=1). The database is re-read when it changes on disk, so
+422 (no face, or several with require_single_face=1), 429 (too many failed verifies for a name or from a client:
+the guessing defence, see Throttle). The database is re-read when it changes on disk, so
 enrolling with the command line while the service runs takes effect at the next request.
 """
 import hmac
@@ -50,6 +51,11 @@ class WarmState:
     def current(self):
         """(database, gallery, threshold in force), read again when the index file has changed on disk."""
         return self.live.current()
+
+    def log_refusal(self, command, **fields):
+        """A request refused by the guessing defence, into the access log (decision `throttled`)."""
+        if self.access_log is not None:
+            self.access_log.record(command, "throttled", caller=request.remote_addr, **fields)
 
     def log(self, command, decision, path, face, **fields):
         """One decision into the access log, the caller's address with it (LogError under --require-log)."""
@@ -104,11 +110,45 @@ def check_exposure(host, tokens):
                             "(--token-file FILE or FACEGATE_TOKEN), or listen on 127.0.0.1")
 
 
+class Throttle:
+    """The guessing defence: after `failures` failed verifies within `window` seconds for one claimed name, or
+    `client_failures` from one client (a door camera serves many people), that name or client is refused (429)
+    for `lockout` seconds. A match clears its name's count. docs/reliability.md: what it costs a genuine person."""
+
+    def __init__(self, failures=5, window=60.0, lockout=60.0, client_failures=None, clock=None):
+        import time
+
+        self.failures, self.window, self.lockout = failures, window, lockout
+        self.client_failures = client_failures or 4 * failures
+        self.clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._failed, self._until = {}, {}
+
+    def refusal(self, *keys):
+        """Seconds left of the longest lockout among `keys` (0 when none is locked)."""
+        now = self.clock()
+        with self._lock:
+            return max([self._until.get(key, 0) - now for key in keys] + [0])
+
+    def failed(self, *keys):
+        now = self.clock()
+        with self._lock:
+            for key in keys:
+                recent = [t for t in self._failed.get(key, []) if now - t < self.window] + [now]
+                self._failed[key] = recent
+                if len(recent) >= (self.client_failures if key[0] == "client" else self.failures):
+                    self._until[key], self._failed[key] = now + self.lockout, []
+
+    def succeeded(self, key):
+        with self._lock:
+            self._failed.pop(key, None)
+
+
 def _matches(presented, token):
     return token is not None and presented is not None and hmac.compare_digest(presented.encode(), token.encode())
 
 
-def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens()):
+def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), throttle=None):
     app = Flask("facegate")
     app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
 
@@ -173,10 +213,20 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens()):
         single = request.args.get("require_single_face", "0").lower() in ("1", "true", "yes")
         _, gallery, limit = state.current()
         gallery.embeddings_of(name)  # unknown names are refused before the upload is stored
+        keys = (("name", name), ("client", request.remote_addr))
+        wait = throttle.refusal(*keys) if throttle else 0
+        if wait > 0:
+            state.log_refusal("verify", claim=name, threshold=limit)
+            response, status = failure(429, f"too many failed attempts for {name!r} or from this client; "
+                                            f"try again in {wait:.0f} s")
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response, status
         with _uploaded_image() as path, state.lock:
             distance, door_open, face_count, face = verify_main_face(path, name, gallery, state.model, limit, single)
             state.log("verify", "match" if door_open else "no-match", path, face, identity=name if door_open else None,
                       claim=name, distance=distance, threshold=limit)
+        if throttle:
+            throttle.succeeded(keys[0]) if door_open else throttle.failed(*keys)
         return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count))
 
     @app.post("/identify")
@@ -308,12 +358,12 @@ class _uploaded_image:
         os.unlink(self.path)
 
 
-def serve(state, host, port, max_upload_bytes=MAX_UPLOAD_BYTES, threads=4, tokens=Tokens()):
+def serve(state, host, port, max_upload_bytes=MAX_UPLOAD_BYTES, threads=4, tokens=Tokens(), throttle=None):
     """Run the service until interrupted (waitress, a production WSGI server)."""
     import waitress
 
     check_exposure(host, tokens)
-    waitress.serve(create_app(state, max_upload_bytes, tokens), host=host, port=port, threads=threads,
+    waitress.serve(create_app(state, max_upload_bytes, tokens, throttle), host=host, port=port, threads=threads,
                    # Flask answers 413 in JSON first; waitress's cap (with room for multipart framing) guards
                    # bodies sent without a length.
                    max_request_body_size=2 * max_upload_bytes + 65536, ident="facegate")
