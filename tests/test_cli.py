@@ -344,3 +344,24 @@ def test_identify_and_scan_annotate_the_faces_they_name(tmp_path):
     assert scanned.returncode == 0, scanned.stderr
     assert sorted(p.relative_to(tmp_path / "annotated").as_posix() for p in (tmp_path / "annotated").rglob("*.jpg")) \
         == ["sub/crowd.jpg.jpg"]  # images with faces only
+
+
+def test_a_badge_photo_cropped_to_the_face_is_enrolled_with_a_border(tmp_path):
+    """A celeba-dev photo cut to 10% inside its face box (no forehead, no chin): MTCNN finds nothing in it as it
+    is; enroll looks again with a border and enrolls it, and the full photo then verifies (0.243)."""
+    from PIL import Image
+
+    import facegate
+    from facegate.imaging import load_image
+
+    photo = DATA / "celeba-dev" / "gallery" / "celeb_7345" / "038531.jpg"
+    model = facegate.load_model()
+    image = load_image(photo)
+    x, y, w, h = model.detect(image)[0].box
+    badge = tmp_path / "badge.png"
+    Image.fromarray(image[int(y + 0.1 * h):int(y + 0.9 * h), int(x + 0.05 * w):int(x + 0.95 * w)]).save(badge)
+    assert model.detect(load_image(badge)) == []  # as it is: no face
+    db = tmp_path / "db"
+    enrolled = run_facegate("--db", db, "enroll", "badge", badge)
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert run_facegate("--db", db, "verify", photo, "badge").returncode == 0

@@ -34,8 +34,11 @@ def enroll_photos(paths, load_model, largest=False, names=None):
             labels[str(path)] = label
         except ImageError as exc:
             outcome.refused.append(exc)
-    for result in encode_images(files, load_model(), assess_quality=True) if files else []:
+    model = load_model() if files else None
+    for result in encode_images(files, model, assess_quality=True) if files else []:
         problem = result.error
+        if not problem and not result.faces:
+            result.faces = faces_with_border(result.path, model)
         if not problem and not result.faces:
             problem = NoFaceError(result.path).reason
         elif not problem and len(result.faces) > 1 and not largest:
@@ -49,3 +52,22 @@ def enroll_photos(paths, load_model, largest=False, names=None):
         if result.faces[0].problems:
             outcome.warnings.append((result.path, result.faces[0].problems))
     return outcome
+
+
+BORDER = 0.25
+"""The border added on each side (a share of the photo's size) when a photo shows no face: badge and ID photos
+are often cropped to the face, with no forehead or chin, and MTCNN finds nothing there (docs/accuracy.md)."""
+
+
+def faces_with_border(path, model):
+    """The faces of the photo at `path` padded with a border of its own edge pixels, quality assessed: a second
+    look at a tight crop. Boxes are in the padded picture (enrollment needs only the embedding)."""
+    import numpy as np
+
+    from .imaging import load_image
+
+    image = load_image(path)
+    height, width = image.shape[:2]
+    pad_y, pad_x = int(height * BORDER), int(width * BORDER)
+    padded = np.pad(image, ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="edge")
+    return model.faces_in_arrays([padded], assess_quality=True)[0]
