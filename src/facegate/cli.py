@@ -243,14 +243,19 @@ def identify(settings, image, threshold, as_json, annotate):
 @click.option("--csv", "as_csv", is_flag=True, help="CSV output: one row per face (or per image without one).")
 @annotate_option("Also write each image with faces, boxed and named, into this folder (same sub-folders, JPEG).")
 @click.option("--log", "log_decisions", is_flag=True, help="Also append each face's decision to the access log.")
+@click.option("--output", type=PATH, default=None,
+              help="Also write each image's JSON record to this file as it is done (fsynced): what --resume reads.")
+@click.option("--resume", is_flag=True, help="Finish the scan whose --output file exists: images already in it "
+                                             "(and unchanged since) are skipped; every image ends up there once.")
 @click.pass_obj
-def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions):
+def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions, output, resume):
     """Identify the faces in every image under FOLDER (recursively).
 
     Results stream as each image is done; unreadable files are reported and skipped; a summary goes to
     stderr. Exit status 0 when the scan completed.
     """
     from .encoder import iter_encoded
+    from .resumable import ResultFile
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -259,7 +264,14 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions):
     database = settings.database()
     limit = resolve_threshold(threshold, database)
     gallery = Gallery.of(database)
+    if resume and output is None:
+        raise click.UsageError("--resume needs --output FILE (the file of the interrupted scan)")
     paths = find_images(folder)
+    results = ResultFile(output, resume) if output else None
+    skipped = len(paths)
+    if results:
+        paths = [path for path in paths if str(path) not in results.done]
+    skipped -= len(paths)
     model = settings.model(database)
     access_log = settings.access_log(database)
     writer = None
@@ -280,6 +292,8 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions):
             if annotate and result.faces:
                 relative = Path(result.path).relative_to(folder)
                 _annotate(result, matches, annotate / relative.with_name(relative.name + ".jpg"))
+            if results:
+                results.write(image_record(result, matches))
             if as_json:
                 _emit(image_record(result, matches))
             elif writer:
@@ -292,8 +306,11 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions):
                 _say(f"{result.path}: " + ", ".join(_short_match(m) for m in matches))
             sys.stdout.flush()
             progress.update(1)
+    if results:
+        results.close()
+    already = f" ({skipped} already in {output})" if skipped else ""
     _warn(
-        f"scanned {counts['images']} image(s) under {folder}: {counts['faces']} face(s), "
+        f"scanned {counts['images']} image(s) under {folder}{already}: {counts['faces']} face(s), "
         f"{counts['identified']} identified, {counts['errors']} error(s)",
         prefix="",
     )
