@@ -121,6 +121,90 @@ def test_concurrent_writers_lose_nothing_and_a_killed_one_leaves_the_old_state(p
     assert "tian" not in names() and len(names()) == 8
 
 
+KILLED_AT_CALL = textwrap.dedent("""
+    # An enroll, a remove and a rename in one transaction, killed (SIGKILL) at the K-th point: before each call
+    # it makes into psycopg (a statement, a row of the COPY, the commit) and just after the commit returns.
+    # K past the last point: it finishes.
+    import os, signal, sys
+    import numpy as np
+    import psycopg
+    from facegate.database import transaction
+
+    url, kill_at = sys.argv[1], int(sys.argv[2])
+    calls = [0]
+
+    def point():
+        calls[0] += 1
+        if calls[0] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def counted(method, after=False):
+        def call(*args, **kwargs):
+            point()
+            result = method(*args, **kwargs)
+            if after:
+                point()
+            return result
+        return call
+
+    psycopg.Connection.execute = counted(psycopg.Connection.execute)
+    psycopg.Connection.commit = counted(psycopg.Connection.commit, after=True)
+    psycopg.Copy.write_row = counted(psycopg.Copy.write_row)
+    vectors = np.eye(3, 128, dtype=np.float32)
+    with transaction(url) as database:
+        database.add("newcomer", vectors, ["a.jpg", "b.jpg", "c.jpg"], "facenet128")
+        database.remove("kian")
+        database.rename("younes", "younes-b")
+    print(calls[0])
+""")
+
+
+def _state(url):
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT id, name, source, embedding::text FROM facegate_embeddings ORDER BY id")
+        return rows.fetchall(), connection.execute("SELECT version FROM facegate_meta").fetchone()[0]
+
+
+def test_a_writer_killed_at_any_call_leaves_the_old_or_the_new_state(pg):
+    ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
+    ok("--db", pg, "enroll", "kian", IMAGES / "kian.jpg")
+    old = _state(pg)
+    run = lambda k: subprocess.run([sys.executable, "-c", KILLED_AT_CALL, pg, str(k)],  # noqa: E731
+                                   capture_output=True, text=True, timeout=120)
+    finished = run(10**6)
+    assert finished.returncode == 0, finished.stderr
+    new, calls = _state(pg), int(finished.stdout)
+    assert sorted(row[1] for row in new[0]) == ["newcomer"] * 3 + ["younes-b"] and new[1] == old[1] + 1
+    sql(pg, "DROP TABLE facegate_embeddings, facegate_meta, facegate_access_log")  # start again from nothing
+    ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
+    ok("--db", pg, "enroll", "kian", IMAGES / "kian.jpg")
+    old = _state(pg)
+    for k in range(1, calls + 1):
+        killed = run(k)
+        assert killed.returncode == -signal.SIGKILL, (k, killed.stdout, killed.stderr)
+        now = _state(pg)
+        if k < calls:
+            assert now == old, f"killed at point {k} of {calls}: the database changed"
+        else:  # killed just after its commit: the new state, whole
+            assert [r[1:] for r in now[0]] == [r[1:] for r in new[0]] and now[1] == old[1] + 1
+    ok("--db", pg, "enroll", "dan", IMAGES / "dan.jpg")  # no lock was left behind by any of them
+
+
+def test_a_commit_writes_only_what_changed(pg):
+    for name in ("younes", "kian", "dan"):
+        ok("--db", pg, "enroll", name, IMAGES / f"{name}.jpg")
+    ids = lambda: dict((name, i) for i, name, *_ in _state(pg)[0])  # noqa: E731
+    before = ids()
+    ok("--db", pg, "enroll", "bertrand", IMAGES / "bertrand.jpg")
+    ok("--db", pg, "remove", "kian")
+    ok("--db", pg, "rename", "dan", "daniel")
+    after = ids()
+    assert after["younes"] == before["younes"] and after["daniel"] == before["dan"] and "kian" not in after
+    assert after["bertrand"] > max(before.values())
+
+
 def test_a_newer_schema_damaged_rows_and_another_model_are_refused(pg):
     ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
     ok("--db", pg, "enroll", "kian", IMAGES / "kian.jpg")

@@ -133,7 +133,7 @@ def enroll(settings, name, images, largest, video_source, seconds, frame_count):
         raise FacegateError(f"nothing enrolled for {name!r}")
     with transaction(database.path) as current:
         current.add(name, outcome.embeddings, outcome.sources, settings.model(database).name)
-        total = sum(1 for entry in current.entries if entry.name == name)
+        total = current.name_counts()[name]
     click.echo(f"{name}: {len(outcome.embeddings)} photo(s) added, {total} enrolled in all")
     return EXIT_OK
 
@@ -152,7 +152,7 @@ def _enroll_from_video(settings, database, name, source, seconds, count):
         _say(f"{name}: enrolled frame {label} (face {box[2]}x{box[3]} px, quality {score:.2f})")
     with transaction(database.path) as current:
         current.add(name, [embedding for embedding, *_ in chosen], sources, model.name)
-        total = sum(1 for entry in current.entries if entry.name == name)
+        total = current.name_counts()[name]
     click.echo(f"{name}: {len(chosen)} frame(s) added, {total} enrolled in all")
     return EXIT_OK
 
@@ -216,7 +216,7 @@ def identify(settings, image, threshold, as_json, annotate):
     database = settings.database()
     limit = resolve_threshold(threshold, database)
     gallery = Gallery.of(database)
-    if not len(gallery.names):
+    if gallery.is_empty():
         raise FacegateError(f"{database.path}: the database is empty: enroll someone first")
     check_image(image)
     result = encode_images([image], settings.model(database))[0]
@@ -279,15 +279,16 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions, 
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["path", "face", "x", "y", "width", "height", "confidence", "identity", "distance", "error"])
     counts = {"images": 0, "faces": 0, "identified": 0, "errors": 0}
+    anyone_enrolled = not gallery.is_empty()
     with _Progress(len(paths)) as progress:
         for result in iter_encoded(paths, model):
             progress.clear()
-            matches = match_faces(result, gallery, limit) if len(gallery.names) else [None] * len(result.faces)
+            matches = match_faces(result, gallery, limit) if anyone_enrolled else [None] * len(result.faces)
             counts["images"] += 1
             counts["faces"] += len(result.faces)
             counts["identified"] += sum(1 for m in matches if m and m.identity)
             counts["errors"] += result.error is not None
-            if log_decisions and len(gallery.names):
+            if log_decisions and anyone_enrolled:
                 _log_faces(settings, access_log, "scan", result, matches, limit)
             if annotate and result.faces:
                 relative = Path(result.path).relative_to(folder)
@@ -357,7 +358,7 @@ def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, 
     gallery = Gallery.of(database)
     if claim is not None:
         gallery.embeddings_of(claim)  # an unknown claim fails before any frame is read
-    elif not len(gallery.names):
+    elif gallery.is_empty():
         raise FacegateError(f"{database.path}: the database is empty: enroll someone first")
 
     def show(record):
@@ -568,7 +569,7 @@ def import_people(settings, file, replace, merge):
     if settings.model_name:
         imported.check_model(settings.model_name)
     with transaction(settings.db_path) as current:
-        if current.entries and not (replace or merge):
+        if len(current) and not (replace or merge):
             raise FacegateError(f"{current.path}: the database is not empty: use --replace or --merge")
         current.absorb(imported, replace=replace)
     _say(f"{file}: {len(imported.people())} people, {len(imported.entries)} photo(s) imported")
@@ -662,7 +663,7 @@ def serve(settings, host, port, max_bytes, token_file, admin_token_file, max_fai
     model.warm_up()
     state = WarmState(database.path, model, threshold, settings.access_log(database))
     port = DEFAULT_PORT if port is None else port
-    _warn(f"serving {database.path} ({len(database.people())} people) on http://{host}:{port}", prefix="facegate: ")
+    _warn(f"serving {database.path} ({len(database.name_counts())} people) on http://{host}:{port}", prefix="facegate: ")
     throttle = Throttle(max_failures, failure_window, lockout) if max_failures else None
     run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES, tokens=tokens, throttle=throttle)
     return EXIT_OK

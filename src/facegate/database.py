@@ -137,6 +137,13 @@ class Database:
     def __len__(self):
         return len(self.entries)
 
+    def name_counts(self):
+        """{name: how many embeddings}, without reading the embeddings where they live on a server."""
+        counts = {}
+        for entry in self.entries:
+            counts[entry.name] = counts.get(entry.name, 0) + 1
+        return counts
+
     @property
     def row_names(self):
         return [entry.name for entry in self.entries]
@@ -156,6 +163,10 @@ class Database:
 
     def add(self, name, embeddings, sources, model_name):
         """Enroll `embeddings` (k, D) of `name`, one per source photo."""
+        self._append(*self._new_rows(name, embeddings, sources, model_name), model_name)
+
+    def _new_rows(self, name, embeddings, sources, model_name):
+        """(entries, embeddings) to enroll for `name`, checked against the database's model."""
         check_name(name)
         self.check_model(model_name)
         embeddings = np.asarray(embeddings, np.float32).reshape(len(sources), -1)
@@ -163,7 +174,7 @@ class Database:
             raise DatabaseError(f"embeddings of size {embeddings.shape[1]} do not fit {model_name}")
         _check_vectors(embeddings, self.path)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self._append([Entry(name, str(source), now) for source in sources], embeddings, model_name)
+        return [Entry(name, str(source), now) for source in sources], embeddings
 
     def _append(self, entries, embeddings, model_name):
         """Add rows already checked (model included), adopting `model_name` if the database has none yet."""

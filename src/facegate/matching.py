@@ -61,6 +61,9 @@ class Gallery:
             raise UnknownIdentityError(identity)
         return self.embeddings[rows]
 
+    def is_empty(self):
+        return len(self.names) == 0
+
     def check_model(self, model):
         if self.model is not None and model is not None and self.model != model.name:
             raise DatabaseError(f"the database holds {self.model} embeddings; this model is {model.name}")
@@ -123,7 +126,7 @@ def nearest(encodings, gallery, threshold):
             distance = float(l2_distances(encoding, row[None])[0])
             matches.append(Match(name if distance < threshold else None, distance, threshold))
         return matches
-    if len(gallery.names) == 0:
+    if gallery.is_empty():
         raise DatabaseError("the database is empty: enroll someone first")
     if encodings.shape[1] != gallery.embeddings.shape[1]:
         raise DatabaseError(
@@ -186,7 +189,7 @@ def who_is_it(image_path, database, model, threshold=None):
 
     gallery = Gallery.of(database)
     gallery.check_model(model)
-    if len(gallery.names) == 0:
+    if gallery.is_empty():
         raise DatabaseError("the database is empty: enroll someone first")
     match = nearest(img_to_encoding(image_path, model), gallery, resolve_threshold(threshold, database))[0]
     return match.distance, match.identity

@@ -4,18 +4,19 @@
     facegate_embeddings  one row per enrolled photo: name, source, enrolled_at, embedding (pgvector `vector`)
 
 `--db postgresql://USER:PASSWORD@HOST:PORT/DBNAME` (or FACEGATE_DB) selects it; every command works as on a
-folder database. A commit is one SQL transaction under an advisory lock: it replaces the rows with the new state
-and counts the version up, so concurrent writers serialise and a killed writer leaves the old state. Rows read
+folder database. A commit is one SQL transaction under an advisory lock: it writes the changes (inserts the rows
+enrolled, deletes the rows removed) and counts the version up, so concurrent writers serialise, a killed writer
+leaves the old state, and enrolling one person costs the same in a gallery of ten people or a million. Rows read
 back are validated (size, finite, unit length) exactly as a folder's are. The password never appears in a
 message: the location is shown as postgresql://USER@HOST:PORT/DBNAME."""
 import contextlib
 import threading
 import urllib.parse
-from dataclasses import asdict
+from dataclasses import replace
 
 import numpy as np
 
-from .database import SCHEMA_VERSION, Database, _check_vectors, _validated
+from .database import SCHEMA_VERSION, Database, _check_vectors, _validated, check_name
 from .errors import DatabaseError, UnknownIdentityError
 from .models import MODELS
 
@@ -165,29 +166,48 @@ def version(location):
 
 @contextlib.contextmanager
 def transaction(location):
-    """Lock the database (every writer takes the same advisory lock), load it, and write the new state in the
-    same SQL transaction if the block ends without an exception."""
+    """Lock the database (every writer takes the same advisory lock) and commit the block's changes in the same
+    SQL transaction if it ends without an exception. Only what changed is written: enrolling one person into a
+    gallery of a million rows inserts that person's rows."""
     location = PgLocation(location)
     with connected(location) as connection:
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-        database = _read(connection, location)
-        yield database
-        _write(connection, database)
+        model, threshold = connection.execute("SELECT model, threshold FROM facegate_meta WHERE id = 1").fetchone()
+        database = PostgresDatabase(location, model, threshold)
+        database._connection = connection
+        try:
+            yield database
+            database._commit(connection)
+        finally:
+            database._connection = None
 
 
 class PostgresDatabase(Database):
-    """A Database whose rows live in PostgreSQL. Its model and threshold are read at once; its rows only when
-    something asks for them (a decision asks the server instead: see ServerGallery). `save` commits the whole
-    state in one transaction."""
+    """A Database whose rows live in PostgreSQL. Its model and threshold are read at once; its rows, or only the
+    count of rows per name, when something asks (a decision asks the server instead: see ServerGallery). Changes
+    (add, remove, rename, absorb) are kept as a list and written as such by the commit."""
 
     def __init__(self, path, model=None, threshold=None, entries=None, embeddings=None):
         self.path, self.model, self.threshold = PgLocation(path), model, threshold
         self._rows = None if entries is None else (list(entries), embeddings)
+        self._counts = None  # {name: rows}, what remove, rename and counts need without the vectors
+        self._changes = []  # not yet committed, in order
+        self._rewrite = False  # rows were set wholesale: the commit writes them all
+        self._connection = None  # the transaction's, while in one
+
+    def _query(self, read):
+        if self._connection is not None:
+            return read(self._connection)
+        with connected(self.path) as connection:
+            return read(connection)
 
     def _loaded(self):
         if self._rows is None:
-            loaded = load(self.path, rows=True)
-            self._rows = (loaded.entries, loaded.embeddings)
+            committed = self._query(lambda connection: _read(connection, self.path))
+            rows = (committed.entries, committed.embeddings)
+            for change in self._changes:
+                rows = _rows_after(rows, change)
+            self._rows = rows
         return self._rows
 
     @property
@@ -196,7 +216,7 @@ class PostgresDatabase(Database):
 
     @entries.setter
     def entries(self, value):
-        self._rows = (list(value), self._loaded()[1])
+        self._set_rows(list(value), self._loaded()[1])
 
     @property
     def embeddings(self):
@@ -204,15 +224,84 @@ class PostgresDatabase(Database):
 
     @embeddings.setter
     def embeddings(self, value):
-        self._rows = (self._loaded()[0], value)
+        self._set_rows(self._loaded()[0], value)
+
+    def _set_rows(self, entries, embeddings):
+        self._rows, self._counts, self._changes, self._rewrite = (entries, embeddings), None, [], True
+
+    def name_counts(self):
+        if self._counts is None:
+            if self._rows is not None:
+                self._counts = super().name_counts()
+            else:
+                self._counts = dict(self._query(lambda connection: connection.execute(
+                    "SELECT name, count(*) FROM facegate_embeddings GROUP BY name ORDER BY name").fetchall()))
+                for change in self._changes:
+                    _count_after(self._counts, change)
+        return dict(self._counts)
+
+    def __len__(self):
+        return sum(self.name_counts().values())
+
+    def _change(self, change):
+        self._changes.append(change)
+        if self._rows is not None:
+            self._rows = _rows_after(self._rows, change)
+        if self._counts is not None:
+            _count_after(self._counts, change)
+
+    def add(self, name, embeddings, sources, model_name):
+        entries, embeddings = self._new_rows(name, embeddings, sources, model_name)
+        self.model = self.model or model_name
+        self._change(("add", entries, embeddings))
+
+    def remove(self, name):
+        removed = self.name_counts().get(name, 0)
+        if not removed:
+            raise UnknownIdentityError(name)
+        self._change(("remove", name))
+        return removed
+
+    def rename(self, old, new):
+        check_name(new)
+        counts = self.name_counts()
+        if old not in counts:
+            raise UnknownIdentityError(old)
+        if new in counts:
+            raise DatabaseError(f"{new!r} is already enrolled")
+        self._change(("rename", old, new))
+
+    def absorb(self, other, replace=False):
+        if replace:
+            self.model, self.threshold = other.model, other.threshold
+            self._change(("clear",))
+        elif not other.entries:
+            return
+        else:
+            self.check_model(other.model)
+            self.model = self.model or other.model
+            self.threshold = other.threshold if self.threshold is None else self.threshold
+        if other.entries:
+            self._change(("add", list(other.entries), np.asarray(other.embeddings, np.float32)))
 
     def save(self):
         with connected(self.path) as connection:
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-            _write(connection, self)
+            self._commit(connection)
+
+    def _commit(self, connection):
+        """Write the changes (or every row, after a wholesale replacement) and count the version up."""
+        size = MODELS[self.model].embedding_size if self.model else None
+        connection.execute("UPDATE facegate_meta SET model = %s, embedding_size = %s, threshold = %s, "
+                           "version = version + 1 WHERE id = 1", (self.model, size, self.threshold))
+        changes = [("clear",), ("add", *self._rows)] if self._rewrite else self._changes
+        for change in changes:
+            _write_change(connection, change)
+        self._changes, self._rewrite = [], False
 
 
 def _read(connection, location):
+    """Every row of the database, validated as a folder's are, as a PostgresDatabase."""
     model, size, threshold = connection.execute(
         "SELECT model, embedding_size, threshold FROM facegate_meta WHERE id = 1").fetchone()
     rows = connection.execute(
@@ -225,23 +314,56 @@ def _read(connection, location):
                             f"facegate_embeddings, where facegate_meta says {size}")
     embeddings = np.array([row[3] for row in rows], np.float32).reshape(len(rows), size or 0)
     folder_like = _validated(location, location, record, embeddings)
-    database = PostgresDatabase(location, folder_like.model, folder_like.threshold, folder_like.entries,
-                                folder_like.embeddings)
-    return database
+    return PostgresDatabase(location, folder_like.model, folder_like.threshold, folder_like.entries,
+                            folder_like.embeddings)
 
 
-def _write(connection, database):
-    """Replace the rows with `database`'s state and count the version up (inside the caller's transaction)."""
-    size = int(database.embeddings.shape[1]) if database.model else None
-    connection.execute("UPDATE facegate_meta SET model = %s, embedding_size = %s, threshold = %s, "
-                       "version = version + 1 WHERE id = 1", (database.model, size, database.threshold))
-    connection.execute("DELETE FROM facegate_embeddings")
-    with connection.cursor().copy(
-            "COPY facegate_embeddings (name, source, enrolled_at, embedding) FROM STDIN") as copy:
-        for entry, vector in zip(database.entries, database.embeddings):
-            fields = asdict(entry)
-            copy.write_row((fields["name"], fields["source"], fields["enrolled_at"],
-                            "[" + ",".join(repr(float(v)) for v in vector) + "]"))
+def _rows_after(rows, change):
+    """(entries, embeddings) after one change."""
+    entries, embeddings = rows
+    kind, *arguments = change
+    if kind == "clear":
+        return [], embeddings[:0]
+    if kind == "add":
+        added, vectors = arguments
+        if not len(entries):
+            return list(added), np.asarray(vectors, np.float32)
+        return entries + list(added), np.concatenate([embeddings, vectors])
+    if kind == "remove":
+        keep = [i for i, entry in enumerate(entries) if entry.name != arguments[0]]
+        return [entries[i] for i in keep], embeddings[keep]
+    old, new = arguments
+    return [replace(entry, name=new) if entry.name == old else entry for entry in entries], embeddings
+
+
+def _count_after(counts, change):
+    """Update {name: rows} in place for one change."""
+    kind, *arguments = change
+    if kind == "clear":
+        counts.clear()
+    elif kind == "add":
+        for entry in arguments[0]:
+            counts[entry.name] = counts.get(entry.name, 0) + 1
+    elif kind == "remove":
+        counts.pop(arguments[0], None)
+    else:
+        counts[arguments[1]] = counts.pop(arguments[0])
+
+
+def _write_change(connection, change):
+    kind, *arguments = change
+    if kind == "clear":
+        connection.execute("DELETE FROM facegate_embeddings")
+    elif kind == "remove":
+        connection.execute("DELETE FROM facegate_embeddings WHERE name = %s", arguments)
+    elif kind == "rename":
+        connection.execute("UPDATE facegate_embeddings SET name = %s WHERE name = %s", arguments[::-1])
+    else:
+        with connection.cursor().copy(
+                "COPY facegate_embeddings (name, source, enrolled_at, embedding) FROM STDIN") as copy:
+            for entry, vector in zip(*arguments):
+                copy.write_row((entry.name, entry.source, entry.enrolled_at,
+                                "[" + ",".join(map(repr, vector.tolist())) + "]"))
 
 
 def append_log(location, entry, face=None):
@@ -292,12 +414,9 @@ class ServerGallery:
     def __init__(self, location, model):
         self.location, self.model = PgLocation(location), model
 
-    @property
-    def names(self):
-        """Each row's name (rows in enrollment order): what emptiness checks and counts need, without vectors."""
+    def is_empty(self):
         with reading(self.location) as connection:
-            rows = connection.execute("SELECT name FROM facegate_embeddings ORDER BY id").fetchall()
-        return np.array([name for (name,) in rows], dtype=object)
+            return connection.execute("SELECT NOT EXISTS (SELECT 1 FROM facegate_embeddings)").fetchone()[0]
 
     def check_model(self, model):
         if self.model is not None and model is not None and self.model != model.name:

@@ -202,7 +202,7 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
     @app.get("/health")
     def health():
         database, _, limit = state.current()
-        return jsonify({"status": "ok", "model": state.model.name, "people": len(database.people()),
+        return jsonify({"status": "ok", "model": state.model.name, "people": len(database.name_counts()),
                         "threshold": limit})
 
     @app.post("/verify")
@@ -232,7 +232,7 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
     @app.post("/identify")
     def identify():
         _, gallery, limit = state.current()
-        if not len(gallery.names):
+        if gallery.is_empty():
             raise DatabaseError("the database is empty: enroll someone first")
         with _uploaded_image() as path, state.lock:
             result = encode_images([path], state.model)[0]
@@ -285,7 +285,7 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
             return jsonify({"error": f"nothing enrolled for {name!r}", "refused": refused}), 422
         with transaction(state.live.db_path) as current:
             current.add(name, outcome.embeddings, outcome.sources, state.model.name)
-            total = sum(1 for entry in current.entries if entry.name == name)
+            total = current.name_counts()[name]
         warnings = [{"file": _label_of(path, paths, labels), "problems": problems} for path, problems in outcome.warnings]
         return jsonify({"name": name, "added": len(outcome.embeddings), "total": total, "refused": refused,
                         "warnings": warnings})

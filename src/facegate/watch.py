@@ -101,7 +101,7 @@ class Watcher:
         try:
             if self.claim is not None:
                 gallery.embeddings_of(self.claim)
-            elif not len(gallery.names):
+            elif gallery.is_empty():
                 raise UnknownIdentityError("anyone")
         except UnknownIdentityError as exc:
             if not self._claim_missing:
