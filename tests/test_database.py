@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import facegate
-from facegate import database as db_module
-from facegate.database import INDEX_NAME, Database, export_database, read_export, transaction
+from facegate.db import folder as folder_db
+from facegate.db import INDEX_NAME, Database, export_database, read_export, transaction
 from facegate.errors import DatabaseError, UnknownIdentityError
 from facegate.matching import Gallery
 
@@ -49,13 +49,13 @@ def test_a_failed_commit_leaves_the_files_byte_identical(staff_db, staff_encodin
     def failing_replace(source, target):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(db_module.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="No space"):
         with transaction(staff_db) as database:
             database.add("newcomer", [staff_encodings["kian"]], ["x.jpg"], "facenet128")
     monkeypatch.undo()
     after = snapshot(staff_db)
-    after.pop(db_module.Path(db_module.LOCK_NAME), None)
+    after.pop(folder_db.Path(folder_db.LOCK_NAME), None)
     assert after == before
     assert "newcomer" not in Database.load(staff_db).people()
 
@@ -67,7 +67,7 @@ def test_an_exception_inside_a_transaction_saves_nothing(staff_db):
             database.remove("kian")
             raise RuntimeError("crash between steps")
     after = snapshot(staff_db)
-    after.pop(db_module.Path(db_module.LOCK_NAME), None)
+    after.pop(folder_db.Path(folder_db.LOCK_NAME), None)
     assert after == before
 
 
@@ -77,7 +77,7 @@ def test_concurrent_enrolls_from_eight_processes_lose_nothing(tmp_path, staff_en
     np.save(tmp_path / "vectors.npy", np.stack(list(staff_encodings.values())))
     worker = textwrap.dedent(f"""
         import sys, numpy as np
-        from facegate.database import transaction
+        from facegate.db import transaction
         vectors = np.load({str(tmp_path / 'vectors.npy')!r})
         worker = int(sys.argv[1])
         for round in range(3):
@@ -189,9 +189,9 @@ def test_threshold_is_stored_and_validated(staff_db):
 def test_default_location_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("FACEGATE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("FACEGATE_DB", raising=False)
-    assert db_module.default_path() == tmp_path / "home" / "db"
+    assert folder_db.default_path() == tmp_path / "home" / "db"
     monkeypatch.setenv("FACEGATE_DB", str(tmp_path / "elsewhere"))
-    assert db_module.default_path() == tmp_path / "elsewhere"
+    assert folder_db.default_path() == tmp_path / "elsewhere"
 
     def command(*args, **env):
         """The real CLI with only these locations set; a write shows where it went."""
@@ -268,11 +268,11 @@ def test_a_reader_whose_vectors_file_is_replaced_under_it_reads_the_new_state(tm
         database.add("ann", np.eye(1, 128, dtype=np.float32), ["a.jpg"], "facenet128")
     writer = textwrap.dedent(f"""
         import numpy as np
-        from facegate.database import transaction
+        from facegate.db import transaction
         with transaction({str(folder)!r}) as database:
             database.add("bob", np.eye(1, 128, 1, dtype=np.float32), ["b.jpg"], "facenet128")
     """)
-    real_read_index, reads = db_module._read_index, []
+    real_read_index, reads = folder_db._read_index, []
 
     def read_index_then_let_a_writer_commit(path):
         index = real_read_index(path)
@@ -281,7 +281,7 @@ def test_a_reader_whose_vectors_file_is_replaced_under_it_reads_the_new_state(tm
             subprocess.run([sys.executable, "-c", writer], check=True, timeout=120)
         return index
 
-    monkeypatch.setattr(db_module, "_read_index", read_index_then_let_a_writer_commit)
+    monkeypatch.setattr(folder_db, "_read_index", read_index_then_let_a_writer_commit)
     loaded = Database.load(folder)
     assert len(reads) == 2 and reads[0] != reads[1]  # the first vectors file was gone: read again
     assert sorted(loaded.people()) == ["ann", "bob"]

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from facegate.database import LOCK_NAME, Database, transaction
+from facegate.db import LOCK_NAME, Database, transaction
 from facegate.errors import DatabaseError
 from facegate.matching import Gallery
 
@@ -173,7 +173,7 @@ KILLER = textwrap.dedent("""
     import os, signal, stat, sys
     import numpy as np
     from unittest import mock
-    from facegate.database import transaction
+    from facegate.db import transaction
 
     folder, point = sys.argv[1], sys.argv[2]
     function, nth = point.split()

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from facegate import evaluation
-from facegate.database import Database
+from facegate.db import Database
 from facegate.errors import FacegateError
 
 from conftest import DATA, IMAGES, run_facegate

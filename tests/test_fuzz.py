@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
-from facegate.database import INDEX_NAME, Database, export_database, read_export
+from facegate.db import INDEX_NAME, Database, export_database, read_export
 from facegate.errors import DatabaseError, ImageError
 from facegate.imaging import load_image
 

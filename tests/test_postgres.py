@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from facegate.database import Database
-from facegate.postgres import PgLocation
+from facegate.db import Database
+from facegate.db.postgres import PgLocation
 
 from conftest import IMAGES, one_error_line, run_facegate
 from test_service import call, start_service, stop_service
@@ -96,7 +96,7 @@ WRITERS = ("andrew", "arnaud", "benoit", "dan", "felix", "kevin", "kian", "tian"
 KILLED_WRITER = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    from facegate.database import transaction
+    from facegate.db import transaction
     with transaction(sys.argv[1]) as database:
         database.add("victim", np.eye(1, 128, dtype=np.float32), ["v.jpg"], "facenet128")
         database.save = None
@@ -128,7 +128,7 @@ KILLED_AT_CALL = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
     import psycopg
-    from facegate.database import transaction
+    from facegate.db import transaction
 
     url, kill_at = sys.argv[1], int(sys.argv[2])
     calls = [0]

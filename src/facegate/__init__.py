@@ -9,7 +9,7 @@ Library use, as in the notebooks it comes from:
 
 The networks run under LiteRT; TensorFlow is imported only to convert them once (and by triplet_loss).
 """
-from .database import Database, transaction
+from .db import Database, transaction
 from .encoder import encode_images, img_to_encoding, load_model
 from .errors import (DatabaseError, FacegateError, ImageError, ModelError, MultipleFacesError, NoFaceError,
                      UnknownIdentityError)

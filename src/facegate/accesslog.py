@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .database import is_server_url
+from .db import is_server_url
 from .errors import FacegateError
 
 ROTATE_BYTES = 64 * 1024 * 1024
@@ -79,7 +79,7 @@ class AccessLog:
 
     def _record_in_table(self, entry, face):
         from .errors import DatabaseError
-        from .postgres import append_log
+        from .db.postgres import append_log
 
         crop = None
         if self.faces and face is not None:
@@ -138,7 +138,7 @@ def read_log(db_path, since=None, name=None, door=None, decision=None):
     """The log's records, oldest first, filtered: since (an aware datetime), name (claimed or identified), door,
     decision. A damaged line (a crash mid-write) is skipped."""
     if is_server_url(db_path):
-        from .postgres import read_log_table
+        from .db.postgres import read_log_table
 
         yield from read_log_table(db_path, since, name, door, decision)
         return
@@ -192,7 +192,7 @@ def prune(db_path, older_than):
     Each file is rewritten whole and renamed into place, under the log's lock; a rotated file left empty goes."""
     cutoff = datetime.now(timezone.utc) - older_than
     if is_server_url(db_path):
-        from .postgres import delete_log
+        from .db.postgres import delete_log
 
         return delete_log(db_path, "time < %s", (cutoff,))
     return _rewrite_all(db_path, lambda entry: _older(entry, cutoff))
@@ -201,7 +201,7 @@ def prune(db_path, older_than):
 def purge_person(db_path, name):
     """Drop every record that names `name`, claimed or identified (remove --purge-log); how many."""
     if is_server_url(db_path):
-        from .postgres import delete_log
+        from .db.postgres import delete_log
 
         return delete_log(db_path, "identity = %s OR claim = %s", (name, name))
     return _rewrite_all(db_path, lambda entry: name in (entry.get("identity"), entry.get("claim")))

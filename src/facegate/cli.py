@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .database import (Database, check_name, check_threshold, database_location, default_path, export_database,
+from .db import (Database, check_name, check_threshold, database_location, default_path, export_database,
                        read_export, transaction)
 from .errors import FacegateError, ImageError, NoFaceError, printable
 from .imaging import check_image, find_images, is_image_name
@@ -612,8 +612,8 @@ def threshold_reset(settings):
 def search_index(settings, kind):
     """How identify searches a PostgreSQL database: exact (default) or with an HNSW index (large galleries;
     approximate, see docs/performance.md). Without KIND, says which is in force."""
-    from .database import is_server_url
-    from .postgres import connected, hnsw_size, set_hnsw
+    from .db import is_server_url
+    from .db.postgres import connected, hnsw_size, set_hnsw
 
     database = settings.database()
     if not is_server_url(database.path):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .database import Database
+from .db import Database
 from .encoder import encode_images
 from .errors import FacegateError
 from .imaging import find_images

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .database import INDEX_NAME, Database, check_threshold, is_server_url
+from .db import INDEX_NAME, Database, check_threshold, is_server_url
 from .errors import DatabaseError, UnknownIdentityError
 
 THRESHOLD = 0.7
@@ -34,7 +34,7 @@ class Gallery:
     def of(cls, database):
         """From a Database, or from a notebook-style dict {name: embedding (D,) or (k, D)}."""
         if is_server_url(getattr(database, "path", "")):
-            from .postgres import ServerGallery
+            from .db.postgres import ServerGallery
 
             return ServerGallery(database.path, database.model)
         if isinstance(database, Database):
@@ -82,7 +82,7 @@ class LiveGallery:
     def _stamp_now(self):
         """What changes whenever the database does: the index file's stat, or a server database's commit count."""
         if is_server_url(self.db_path):
-            from .postgres import version
+            from .db.postgres import version
 
             return version(self.db_path)
         try:

@@ -31,7 +31,7 @@ from .encoder import encode_images
 from .errors import (DatabaseError, FacegateError, ImageError, MultipleFacesError, NoFaceError, UnknownIdentityError,
                      printable)
 from .accesslog import LogError
-from .database import check_name, transaction
+from .db import check_name, transaction
 from .enrollment import enroll_photos
 from .matching import LiveGallery, verify_main_face
 from .records import image_record, match_faces, verify_record

@@ -16,17 +16,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from .database import SCHEMA_VERSION, Database, _check_vectors, _validated, check_name
-from .errors import DatabaseError, UnknownIdentityError
-from .models import MODELS
+from .folder import SCHEMA_VERSION, Database, _check_vectors, _validated, check_name
+from ..errors import DatabaseError, UnknownIdentityError
+from ..models import MODELS
 
-URL_PREFIXES = ("postgresql://", "postgres://")
 LOCK_KEY = 0x66616365676174  # 'facegat': the advisory lock every facegate writer of a database takes
 CONNECT_TIMEOUT_S = 10
-
-
-def is_url(location):
-    return isinstance(location, PgLocation) or str(location).startswith(URL_PREFIXES)
 
 
 class PgLocation(str):

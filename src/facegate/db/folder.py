@@ -3,20 +3,14 @@
     <db>/facegate.json        schema version, model, embedding size, threshold, one entry per embedding
     <db>/vectors-<hash>.npz   'embeddings': float32 (entries, embedding size); named by its sha256
 
-An export (backup) is one portable file: a JSON header line naming the format, its version and the sha256 of
-the body, then the body, a JSON document with the same fields as the index and the embeddings as base64 of
-little-endian float32.
-
 A commit writes the new NPZ under a new name, then atomically replaces the JSON that names it, so a crash at
 any point leaves either the old or the new database. Writers serialise on <db>/.lock.
 """
-import base64
 import contextlib
 import hashlib
 import io
 import itertools
 import json
-import os
 import unicodedata
 import zipfile
 from dataclasses import asdict, dataclass, replace
@@ -25,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DatabaseError, UnknownIdentityError
-from .files import write_atomically
-from .models import MODELS
-from .weights import facegate_home
+from ..errors import DatabaseError, UnknownIdentityError
+from ..files import write_atomically
+from ..models import MODELS
+from .location import default_path, is_server_url
 
 FORMAT = "facegate-db"
 SCHEMA_VERSION = 1
@@ -38,34 +32,6 @@ MAX_INDEX_BYTES = 256 * 1024 * 1024
 MAX_NAME_LENGTH = 128
 NORM_TOLERANCE = 1e-3
 LOCK_TIMEOUT_S = 60
-EXPORT_FORMAT = "facegate-export"
-EXPORT_VERSION = 1
-
-
-def is_server_url(location):
-    """Whether a --db location names a PostgreSQL server (postgres.py) rather than a folder."""
-    return type(location).__name__ == "PgLocation" or str(location).startswith(("postgresql://", "postgres://"))
-
-
-def database_location(text):
-    """A --db argument as the library takes it: a PostgreSQL location, or a folder Path."""
-    if is_server_url(text):
-        from .postgres import PgLocation
-
-        return PgLocation(text)
-    return Path(text).expanduser()
-
-
-def default_path():
-    """$FACEGATE_DB (a folder or a postgresql:// URL), else $FACEGATE_HOME/db, else the XDG user data dir."""
-    if os.environ.get("FACEGATE_DB"):
-        return database_location(os.environ["FACEGATE_DB"])
-    home = facegate_home()
-    if home:
-        return home / "db"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("facegate")) / "db"
 
 
 def check_name(name):
@@ -253,57 +219,6 @@ class Database:
         for stale in itertools.chain(self.path.glob("vectors-*.npz"), self.path.glob(".*.tmp")):
             if stale.name != vectors_name:  # superseded vectors, and leftovers of a writer that was killed
                 stale.unlink(missing_ok=True)
-
-
-def export_database(database, target):
-    """Write `database` to the file `target` (atomically) as a portable, hash-checked export."""
-    body = {
-        "model": database.model,
-        "embedding_size": int(database.embeddings.shape[1]) if database.model else None,
-        "threshold": database.threshold,
-        "entries": [asdict(entry) for entry in database.entries],
-        "embeddings": base64.b64encode(np.ascontiguousarray(database.embeddings, "<f4").tobytes()).decode("ascii"),
-    }
-    body_bytes = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    header = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "sha256": hashlib.sha256(body_bytes).hexdigest()}
-    target = Path(target)
-    write_atomically(target, json.dumps(header).encode("ascii") + b"\n" + body_bytes + b"\n")
-
-
-def read_export(source):
-    """The Database (not yet saved anywhere) held by the export file `source`, after checking its hash and
-    validating it as strictly as a database folder."""
-    source = Path(source)
-    try:
-        size = source.stat().st_size
-        if size > MAX_INDEX_BYTES:
-            raise DatabaseError(f"{source}: export of {size:,} bytes is larger than any real database")
-        with source.open("rb") as handle:
-            header_line = handle.readline(4096)
-            body_bytes = handle.read().rstrip(b"\n")
-    except OSError as exc:
-        raise DatabaseError(f"{source}: cannot read ({exc.strerror or exc})") from None
-    try:
-        header = json.loads(header_line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        header = None
-    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
-        raise DatabaseError(f"{source}: not a facegate export")
-    if header.get("version") != EXPORT_VERSION:
-        raise DatabaseError(f"{source}: export version {header.get('version')!r} is not supported (expected {EXPORT_VERSION})")
-    if hashlib.sha256(body_bytes).hexdigest() != header.get("sha256"):
-        raise DatabaseError(f"{source}: damaged export (sha256 does not match its header)")
-    try:
-        body = json.loads(body_bytes.decode("utf-8"))
-        raw = base64.b64decode(body["embeddings"], validate=True)
-        size = body["embedding_size"] or 0
-        rows = len(body["entries"])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise DatabaseError(f"{source}: damaged export ({exc})") from None
-    if not isinstance(size, int) or len(raw) != rows * size * 4:
-        raise DatabaseError(f"{source}: damaged export ({len(raw)} bytes of embeddings for {rows} entries)")
-    embeddings = np.frombuffer(raw, "<f4").astype(np.float32).reshape(rows, size)
-    return _validated(source, source, body, embeddings)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,68 @@
+"""Export (backup) and import of a database of either kind: one portable file, a JSON header line naming the
+format, its version and the sha256 of the body, then the body, a JSON document with the same fields as a folder
+database's index and the embeddings as base64 of little-endian float32."""
+import base64
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatabaseError
+from ..files import write_atomically
+from .folder import MAX_INDEX_BYTES, _validated
+
+EXPORT_FORMAT = "facegate-export"
+EXPORT_VERSION = 1
+
+
+def export_database(database, target):
+    """Write `database` to the file `target` (atomically) as a portable, hash-checked export."""
+    body = {
+        "model": database.model,
+        "embedding_size": int(database.embeddings.shape[1]) if database.model else None,
+        "threshold": database.threshold,
+        "entries": [asdict(entry) for entry in database.entries],
+        "embeddings": base64.b64encode(np.ascontiguousarray(database.embeddings, "<f4").tobytes()).decode("ascii"),
+    }
+    body_bytes = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    header = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "sha256": hashlib.sha256(body_bytes).hexdigest()}
+    target = Path(target)
+    write_atomically(target, json.dumps(header).encode("ascii") + b"\n" + body_bytes + b"\n")
+
+
+def read_export(source):
+    """The Database (not yet saved anywhere) held by the export file `source`, after checking its hash and
+    validating it as strictly as a database folder."""
+    source = Path(source)
+    try:
+        size = source.stat().st_size
+        if size > MAX_INDEX_BYTES:
+            raise DatabaseError(f"{source}: export of {size:,} bytes is larger than any real database")
+        with source.open("rb") as handle:
+            header_line = handle.readline(4096)
+            body_bytes = handle.read().rstrip(b"\n")
+    except OSError as exc:
+        raise DatabaseError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    try:
+        header = json.loads(header_line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+        raise DatabaseError(f"{source}: not a facegate export")
+    if header.get("version") != EXPORT_VERSION:
+        raise DatabaseError(f"{source}: export version {header.get('version')!r} is not supported (expected {EXPORT_VERSION})")
+    if hashlib.sha256(body_bytes).hexdigest() != header.get("sha256"):
+        raise DatabaseError(f"{source}: damaged export (sha256 does not match its header)")
+    try:
+        body = json.loads(body_bytes.decode("utf-8"))
+        raw = base64.b64decode(body["embeddings"], validate=True)
+        size = body["embedding_size"] or 0
+        rows = len(body["entries"])
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DatabaseError(f"{source}: damaged export ({exc})") from None
+    if not isinstance(size, int) or len(raw) != rows * size * 4:
+        raise DatabaseError(f"{source}: damaged export ({len(raw)} bytes of embeddings for {rows} entries)")
+    embeddings = np.frombuffer(raw, "<f4").astype(np.float32).reshape(rows, size)
+    return _validated(source, source, body, embeddings)
