@@ -439,8 +439,10 @@ class ServerGallery:
                 order = "embedding <-> %s::vector, id"
             for encoding in np.atleast_2d(encodings):
                 literal = "[" + ",".join(repr(float(v)) for v in encoding) + "]"
-                row = connection.execute(f"SELECT name, embedding::real[] FROM facegate_embeddings ORDER BY {order} "
-                                         "LIMIT 1", (literal,)).fetchone()
+                # the row is picked first and converted alone: converting in the ordered query converts every row
+                row = connection.execute("SELECT name, embedding::real[] FROM (SELECT name, embedding FROM "
+                                         f"facegate_embeddings ORDER BY {order} LIMIT 1) AS nearest",
+                                         (literal,)).fetchone()
                 if row is None:
                     raise DatabaseError("the database is empty: enroll someone first")
                 found.append((row[0], self._checked([row[1]])[0]))
@@ -458,6 +460,8 @@ class ServerGallery:
 HNSW_INDEX = "facegate_embeddings_hnsw"
 HNSW_EF_SEARCH = 100
 """Candidates an HNSW search keeps (pgvector's default is 40): more recall for a little more time."""
+HNSW_BUILD_MEMORY = "2GB"
+"""The server memory an index build may use (for that build only): a million rows' graph fits."""
 
 
 def hnsw_size(connection):
@@ -478,6 +482,8 @@ def set_hnsw(location, enabled):
         size = connection.execute("SELECT embedding_size FROM facegate_meta WHERE id = 1").fetchone()[0]
         if size is None:
             raise DatabaseError(f"{PgLocation(location)}: nothing enrolled yet: enroll first, then build the index")
+        # pgvector builds fast while the graph fits in maintenance_work_mem (about 1 kB a row here), slowly after
+        connection.execute(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
         connection.execute(f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON facegate_embeddings "
                            f"USING hnsw ((embedding::vector({size})) vector_l2_ops)")
         return True
