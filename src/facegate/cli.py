@@ -14,7 +14,7 @@ from .errors import FacegateError, ImageError, NoFaceError, printable
 from .imaging import check_image, find_images, is_image_name
 from .matching import THRESHOLD, Gallery, resolve_threshold, verify_main_face
 from .models import DEFAULT_MODEL, MODELS
-from .records import image_record, match_faces, verify_record
+from .records import image_record, match_faces, rounded, verify_record
 
 EXIT_OK, EXIT_NO, EXIT_ERROR = 0, 1, 2
 PATH = click.Path(path_type=Path, readable=False)
@@ -103,8 +103,12 @@ def cli(ctx, db_path, model_name, weights, door, require_log, log_faces):
               help="With --video: how many seconds of video to choose from.")
 @click.option("--frames", "frame_count", type=click.IntRange(1, 50), default=5, show_default=True,
               help="With --video: how many frames to enroll.")
+@click.option("--cluster", "cluster_number", type=click.IntRange(0), default=None,
+              help="Enroll the faces of this cluster of `facegate cluster` (with --from).")
+@click.option("--from", "cluster_source", type=PATH, default=None,
+              help="With --cluster: the scan --output file (or folder) that was clustered.")
 @click.pass_obj
-def enroll(settings, name, images, largest, video_source, seconds, frame_count):
+def enroll(settings, name, images, largest, video_source, seconds, frame_count, cluster_number, cluster_source):
     """Enroll NAME from one or more photos (or folders of photos), or from video (--video).
 
     Each photo must show exactly one face (or use --largest for its main face). Photos that cannot be used
@@ -115,11 +119,15 @@ def enroll(settings, name, images, largest, video_source, seconds, frame_count):
     from .enrollment import enroll_photos
 
     check_name(name)
-    if bool(images) == bool(video_source):
-        raise click.UsageError("give photos or --video SOURCE (one of the two)")
+    if (cluster_number is None) != (cluster_source is None):
+        raise click.UsageError("--cluster N and --from FILE go together")
+    if sum(map(bool, (images, video_source, cluster_source))) != 1:
+        raise click.UsageError("give photos, --video SOURCE or --cluster N --from FILE (one of the three)")
     database = settings.database()
     if video_source:
         return _enroll_from_video(settings, database, name, video_source, seconds, frame_count)
+    if cluster_source:
+        return _enroll_from_cluster(settings, database, name, cluster_source, cluster_number)
     outcome = enroll_photos(_expand_photos(images), lambda: settings.model(database), largest)
     for path in outcome.enrolled:
         _say(f"{name}: enrolled {path}")
@@ -154,6 +162,73 @@ def _enroll_from_video(settings, database, name, source, seconds, count):
         current.add(name, [embedding for embedding, *_ in chosen], sources, model.name)
         total = current.name_counts()[name]
     click.echo(f"{name}: {len(chosen)} frame(s) added, {total} enrolled in all")
+    return EXIT_OK
+
+
+CLUSTER_ENROLL_LIMIT = 20
+"""At most this many faces of a cluster are enrolled, those nearest its centre."""
+
+
+def _enroll_from_cluster(settings, database, name, source, number):
+    model = settings.model(database)
+    faces, clusters = _clustered(settings, database, source, model)
+    if number >= len(clusters):
+        raise FacegateError(f"{source}: there is no cluster {number} ({len(clusters)} cluster(s), numbered from 0)")
+    chosen = clusters[number][:CLUSTER_ENROLL_LIMIT]
+    sources = [f"{face.path}#{','.join(map(str, face.box))}" for face in chosen]
+    with transaction(database.path) as current:
+        current.add(name, [face.embedding for face in chosen], sources, model.name)
+        total = current.name_counts()[name]
+    click.echo(f"{name}: {len(chosen)} face(s) of cluster {number} added ({len(clusters[number])} in it), "
+               f"{total} enrolled in all")
+    return EXIT_OK
+
+
+def _clustered(settings, database, source, model, threshold=None):
+    """(faces, clusters) of a folder or a scan's --output file, clustered at the threshold in force."""
+    from .clustering import cluster_faces, faces_of_folder, faces_of_results
+
+    source = Path(source)
+    if source.is_dir():
+        faces, errors = faces_of_folder(find_images(source), model)
+        for result in errors:
+            _warn(f"{result.path}: error: {result.error} (skipped)")
+    elif source.is_file():
+        faces = faces_of_results(source, model.name)
+    else:
+        raise FacegateError(f"{source}: no such folder or file")
+    return faces, cluster_faces(faces, resolve_threshold(threshold, database))
+
+
+@cli.command()
+@click.argument("source", type=PATH)
+@threshold_option
+@json_option
+@click.option("--sheets", type=PATH, default=None,
+              help="Write one contact sheet per cluster into this folder (its faces in a grid, JPEG).")
+@click.pass_obj
+def cluster(settings, source, threshold, as_json, sheets):
+    """Group the faces of a folder (or of a scan's --output FILE, without encoding again) into people.
+
+    Faces nearer than the threshold are linked and grouped (Chinese whispers); clusters are numbered by size,
+    largest first, and -1 is a face alone. `facegate enroll NAME --cluster N --from SOURCE` enrolls a cluster."""
+    database = settings.database()
+    faces, clusters = _clustered(settings, database, source, settings.model(database), threshold)
+    if as_json:
+        for face in faces:
+            _emit({"path": face.path, "box": face.box, "cluster": face.cluster,
+                   "distance_to_centre": rounded(face.distance_to_centre)})
+    else:
+        alone = sum(1 for face in faces if face.cluster == -1)
+        _say(f"{len(faces)} face(s): {len(clusters)} cluster(s), {alone} face(s) alone")
+        for number, members in enumerate(clusters):
+            examples = ", ".join(dict.fromkeys(face.path for face in members[:3]))
+            _say(f"cluster {number}: {len(members)} face(s), e.g. {examples}")
+    if sheets:
+        from .clustering import contact_sheet
+
+        for number, members in enumerate(clusters):
+            contact_sheet(members, Path(sheets) / f"cluster-{number:04d}.jpg")
     return EXIT_OK
 
 
@@ -294,7 +369,7 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions, 
                 relative = Path(result.path).relative_to(folder)
                 _annotate(result, matches, annotate / relative.with_name(relative.name + ".jpg"))
             if results:
-                results.write(image_record(result, matches))
+                results.write(image_record(result, matches, model.name))
             if as_json:
                 _emit(image_record(result, matches))
             elif writer:

@@ -12,6 +12,7 @@ import csv
 import itertools
 import math
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -417,3 +418,25 @@ def _template_distance(frames, gallery):
     for embedding, score in zip(frames.embeddings, frames.scores):
         visit.add(embedding, score)
     return nearest([visit.template()], gallery, threshold=math.inf)[0].distance
+
+
+def cluster_quality(predicted, truth):
+    """Pairwise precision and recall, and BCubed precision, recall and F, of a clustering: `predicted` a cluster
+    per face (-1: alone), `truth` the person of each face. Pairwise precision: of the pairs put in one cluster, the
+    share that are one person; recall: of the pairs of one person, the share put in one cluster."""
+    predicted = [label if label != -1 else ("alone", index) for index, label in enumerate(predicted)]
+    together = {}
+    for label, person in zip(predicted, truth):
+        together.setdefault(label, Counter())[person] += 1
+    per_person = Counter(truth)
+    per_cluster = Counter(predicted)
+    pairs_same = sum(n * (n - 1) // 2 for counts in together.values() for n in counts.values())
+    pairs_clustered = sum(n * (n - 1) // 2 for n in per_cluster.values())
+    pairs_person = sum(n * (n - 1) // 2 for n in per_person.values())
+    precision = pairs_same / pairs_clustered if pairs_clustered else 1.0
+    recall = pairs_same / pairs_person if pairs_person else 1.0
+    # BCubed: per face, the share of its cluster that is its person, and of its person that is in its cluster
+    b_precision = np.mean([together[label][person] / per_cluster[label] for label, person in zip(predicted, truth)])
+    b_recall = np.mean([together[label][person] / per_person[person] for label, person in zip(predicted, truth)])
+    return {"pairwise_precision": precision, "pairwise_recall": recall, "bcubed_precision": float(b_precision),
+            "bcubed_recall": float(b_recall), "bcubed_f": float(2 * b_precision * b_recall / (b_precision + b_recall))}

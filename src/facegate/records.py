@@ -13,8 +13,11 @@ def match_faces(result, gallery, limit):
     return nearest([face.embedding for face in result.faces], gallery, limit)
 
 
-def image_record(result, matches):
-    """identify / scan: every face of one image with its box, confidence, identity (None: unknown), distance."""
+def image_record(result, matches, model_name=None):
+    """identify / scan: every face of one image with its box, confidence, identity (None: unknown), distance.
+    With `model_name` (a scan's --output file) also each face's embedding, what `cluster` reads back."""
+    from .clustering import encode_embedding
+
     faces = []
     for face, match in zip(result.faces, matches):
         faces.append({
@@ -23,7 +26,10 @@ def image_record(result, matches):
             "identity": match.identity if match else None,
             "distance": rounded(match.distance) if match else None,
         })
-    return {"path": result.path, "faces": faces, "error": result.error}
+        if model_name:
+            faces[-1]["embedding"] = encode_embedding(face.embedding)
+    record = {"path": result.path, "faces": faces, "error": result.error}
+    return {**record, "model": model_name} if model_name else record
 
 
 def verify_record(path, identity, distance, door_open, threshold, face_count):

@@ -1,0 +1,180 @@
+"""Who is in these photos: the faces of a folder (or of a scan's --output file) grouped into people, with the same
+L2 distance and threshold as every decision of facegate.
+
+The method is Chinese whispers (Biemann 2006; the graph clustering dlib uses for faces): two faces are joined by an
+edge when their distance is below the threshold, and each face repeatedly takes the label that weighs most among
+its neighbours. A face with no neighbour stays alone (cluster -1). Clusters are numbered by size, largest first,
+so that the same faces and threshold always give the same numbers (`enroll --cluster N --from FILE` relies on it).
+docs/accuracy.md ("Clustering") measures it against hierarchical clustering on the dev sets."""
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FacegateError
+
+ROUNDS = 30
+"""Passes of Chinese whispers at most; it settles in a handful on face graphs."""
+BLOCK = 2048
+"""Faces compared with all others at a time when the graph is built: memory is BLOCK x faces floats."""
+
+
+@dataclass
+class ClusteredFace:
+    """One face: the file it is in, its box, its unit embedding, and (once clustered) its cluster and distance to
+    the cluster's centre (the normalised mean of its faces)."""
+
+    path: str
+    box: list
+    embedding: np.ndarray
+    cluster: int = -1
+    distance_to_centre: float = None
+
+
+def neighbour_graph(embeddings, threshold):
+    """For each face, (indices, weights) of the other faces nearer than `threshold`; weight 1 - distance/threshold."""
+    embeddings = np.asarray(embeddings, np.float32)
+    graph = []
+    for start in range(0, len(embeddings), BLOCK):
+        block = embeddings[start:start + BLOCK]
+        squared = np.maximum(2.0 - 2.0 * (block @ embeddings.T), 0.0)
+        for row, distances in enumerate(np.sqrt(squared)):
+            near = np.flatnonzero(distances < threshold)
+            near = near[near != start + row]
+            # the distance that decides is the exact one, as everywhere in facegate
+            exact = np.linalg.norm(embeddings[near] - block[row], axis=1)
+            keep = exact < threshold
+            graph.append((near[keep], 1.0 - exact[keep] / threshold))
+    return graph
+
+
+def chinese_whispers(graph, rounds=ROUNDS, seed=0):
+    """A label per node of `graph` (from neighbour_graph); nodes without edges keep their own label."""
+    labels = np.arange(len(graph))
+    order = np.arange(len(graph))
+    rng = np.random.default_rng(seed)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        changed = 0
+        for node in order:
+            neighbours, weights = graph[node]
+            if not len(neighbours):
+                continue
+            totals = {}
+            for label, weight in zip(labels[neighbours].tolist(), weights.tolist()):
+                totals[label] = totals.get(label, 0.0) + weight
+            best = max(totals.items(), key=lambda item: (item[1], -item[0]))[0]
+            if best != labels[node]:
+                labels[node] = best
+                changed += 1
+        if not changed:
+            break
+    return labels
+
+
+def cluster_faces(faces, threshold):
+    """Set `cluster` and `distance_to_centre` of each ClusteredFace; returns the clusters as lists of faces,
+    largest first (cluster numbers 0, 1, ...; a face alone is -1 and in no list)."""
+    if not faces:
+        return []
+    embeddings = np.stack([face.embedding for face in faces]).astype(np.float32)
+    labels = chinese_whispers(neighbour_graph(embeddings, threshold))
+    groups = {}
+    for index, label in enumerate(labels.tolist()):
+        groups.setdefault(label, []).append(index)
+    ordered = sorted((members for members in groups.values() if len(members) > 1),
+                     key=lambda members: (-len(members), faces[members[0]].path, list(faces[members[0]].box)))
+    clusters = []
+    for number, members in enumerate(ordered):
+        centre = embeddings[members].mean(axis=0)
+        centre /= np.linalg.norm(centre)
+        for index in members:
+            faces[index].cluster = number
+            faces[index].distance_to_centre = float(np.linalg.norm(embeddings[index] - centre))
+        clusters.append(sorted((faces[i] for i in members), key=lambda face: face.distance_to_centre))
+    for face in faces:
+        if face.cluster == -1:
+            face.distance_to_centre = 0.0
+    return clusters
+
+
+def encode_embedding(embedding):
+    """An embedding as it is stored in a scan's --output file: base64 of little-endian float32."""
+    return base64.b64encode(np.asarray(embedding, "<f4").tobytes()).decode("ascii")
+
+
+def faces_of_results(results_file, model_name):
+    """The faces recorded in a scan's --output file (with their embeddings), in file order."""
+    results_file = Path(results_file)
+    faces = []
+    try:
+        lines = results_file.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    except OSError as exc:
+        raise FacegateError(f"{results_file}: cannot read ({exc.strerror or exc})") from None
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a half-written last line of an interrupted scan
+        if not isinstance(record, dict) or "path" not in record:
+            raise FacegateError(f"{results_file}: line {number} is not a scan record")
+        for face in record.get("faces") or []:
+            if record.get("model") != model_name or "embedding" not in face:
+                raise FacegateError(f"{results_file}: line {number} has no {model_name} embeddings "
+                                    f"(a scan --output file of this model is needed)")
+            try:
+                embedding = np.frombuffer(base64.b64decode(face["embedding"], validate=True), "<f4").astype(np.float32)
+            except (ValueError, TypeError):
+                raise FacegateError(f"{results_file}: line {number}: damaged embedding") from None
+            if embedding.ndim != 1 or not np.isfinite(embedding).all() or abs(np.linalg.norm(embedding) - 1) > 1e-3:
+                raise FacegateError(f"{results_file}: line {number}: damaged embedding")
+            faces.append(ClusteredFace(record["path"], face["box"], embedding))
+    return faces
+
+
+def faces_of_folder(paths, model):
+    """Every face of every image in `paths`, encoded; the images that could not be read are skipped (returned)."""
+    from .encoder import iter_encoded
+
+    faces, errors = [], []
+    for result in iter_encoded(paths, model):
+        if result.error:
+            errors.append(result)
+        for face in result.faces:
+            faces.append(ClusteredFace(result.path, [int(v) for v in face.box], face.embedding))
+    return faces, errors
+
+
+def contact_sheet(cluster, path, columns=8, side=112):
+    """One picture of a cluster's face crops in a grid (nearest the centre first), written to `path` as JPEG."""
+    from PIL import Image, ImageOps
+
+    from .errors import ImageError
+    from .imaging import load_image
+
+    crops = []
+    opened = {}
+    for face in cluster[:columns * 8]:
+        if face.path not in opened:
+            opened.clear()
+            try:  # as the detector saw it (upright, RGB)
+                opened[face.path] = Image.fromarray(load_image(face.path))
+            except ImageError:
+                continue
+        x, y, w, h = face.box
+        margin = max(w, h) // 5
+        crop = opened[face.path].crop((x - margin, y - margin, x + w + margin, y + h + margin))
+        crops.append(ImageOps.pad(crop, (side, side), color=(30, 30, 30)))
+    rows = max(1, -(-len(crops) // columns))
+    sheet = Image.new("RGB", (columns * side, rows * side), (30, 30, 30))
+    for index, crop in enumerate(crops):
+        sheet.paste(crop, ((index % columns) * side, (index // columns) * side))
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(path, quality=90)
+    except OSError as exc:
+        raise FacegateError(f"{path}: cannot write the contact sheet ({exc.strerror or exc})") from None
+    return path
