@@ -40,22 +40,25 @@ def test_a_scan_killed_again_and_again_finishes_with_every_image_once(staff_db, 
     expected = by_path(reference)
     assert len(expected) == 42
 
-    output, moments, kills = tmp_path / "interrupted.jsonl", random.Random(14), 0
+    output, moments, kills, edited = tmp_path / "interrupted.jsonl", random.Random(14), 0, False
     command = [sys.executable, "-m", "facegate", "--db", str(staff_db), "scan", str(folder), "--output", str(output),
                "--resume"]
-    for round_ in range(4):
+    for _ in range(4):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(moments.uniform(1.0, 4.0))
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             kills += 1
         process.wait(timeout=60)
-        if round_ == 1 and output.exists():  # a power loss mid-line, and a photo edited since it was scanned
+        if not edited and output.exists() and output.read_text().count("\n"):
+            # once a record is there: a power loss mid-line, and a photo edited since it was scanned
+            done = json.loads(output.read_text().splitlines()[0])["path"]
             with open(output, "a") as handle:
                 handle.write('{"path": "' + str(folder / "half"))  # no closing quote, no newline
-            done = json.loads(output.read_text().splitlines()[0])["path"]
             os.utime(done, ns=(time.time_ns(), time.time_ns()))
+            edited = True
     assert kills >= 2, "the scan finished before it could be interrupted: make the folder larger"
+    assert edited, "no record was written before the last interruption"
     finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
     assert "already in" in finished.stderr
