@@ -14,7 +14,7 @@ from .errors import FacegateError, ImageError, NoFaceError, printable
 from .imaging import check_image, find_images, is_image_name
 from .matching import THRESHOLD, Gallery, resolve_threshold, verify_main_face
 from .models import DEFAULT_MODEL, MODELS
-from .records import image_record, match_faces, rounded, verify_record
+from .records import CSV_HEADER, csv_rows, image_record, match_faces, rounded, verify_record
 
 EXIT_OK, EXIT_NO, EXIT_ERROR = 0, 1, 2
 PATH = click.Path(path_type=Path, readable=False)
@@ -342,7 +342,7 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions, 
     if resume and output is None:
         raise click.UsageError("--resume needs --output FILE (the file of the interrupted scan)")
     paths = find_images(folder)
-    results = ResultFile(output, resume) if output else None
+    results = ResultFile(output, resume, as_csv) if output else None
     skipped = len(paths)
     if results:
         paths = [path for path in paths if str(path) not in results.done]
@@ -352,7 +352,7 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions, 
     writer = None
     if as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["path", "face", "x", "y", "width", "height", "confidence", "identity", "distance", "error"])
+        writer.writerow(CSV_HEADER)
     counts = {"images": 0, "faces": 0, "identified": 0, "errors": 0}
     anyone_enrolled = not gallery.is_empty()
     with _Progress(len(paths)) as progress:
@@ -373,7 +373,7 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions, 
             if as_json:
                 _emit(image_record(result, matches))
             elif writer:
-                _write_csv_rows(writer, result, matches)
+                writer.writerows(csv_rows(image_record(result, matches)))
             elif result.error:
                 _say(f"{result.path}: error: {result.error}")
             elif not result.faces:
@@ -933,15 +933,6 @@ def _short_match(match):
     if match.identity is None:
         return f"unknown (nearest distance {match.distance:.3f})"
     return f"{match.identity} (distance {match.distance:.3f})"
-
-
-def _write_csv_rows(writer, result, matches):
-    if not result.faces:
-        writer.writerow([result.path, "", "", "", "", "", "", "", "", result.error or ""])
-    for number, (face, match) in enumerate(zip(result.faces, matches), start=1):
-        writer.writerow([result.path, number, *face.box, f"{face.confidence:.4f}",
-                         (match.identity if match else None) or "",
-                         f"{match.distance:.4f}" if match else "", ""])
 
 
 def _emit(record):

@@ -36,3 +36,15 @@ def verify_record(path, identity, distance, door_open, threshold, face_count):
     """verify: the claimed identity, the distance of the main face to it, and the decision."""
     return {"path": str(path), "identity": identity, "distance": rounded(distance), "match": door_open,
             "threshold": threshold, "faces": face_count}
+
+
+CSV_HEADER = ["path", "face", "x", "y", "width", "height", "confidence", "identity", "distance", "error"]
+
+
+def csv_rows(record):
+    """scan --csv: the rows of an image record (image_record), one per face, or one for an image without one."""
+    if not record["faces"]:
+        return [[record["path"], "", "", "", "", "", "", "", "", record["error"] or ""]]
+    return [[record["path"], number, *face["box"], f"{face['confidence']:.4f}", face["identity"] or "",
+             "" if face["distance"] is None else f"{face['distance']:.4f}", ""]
+            for number, face in enumerate(record["faces"], start=1)]
