@@ -123,3 +123,11 @@ def test_cluster_quality_counts_pairs_and_bcubed_as_defined():
     assert quality["pairwise_recall"] == pytest.approx(1 / 4)
     assert quality["bcubed_precision"] == pytest.approx((2 / 3 + 2 / 3 + 1 / 3 + 1 + 1) / 5)
     assert quality["bcubed_recall"] == pytest.approx((1 + 1 + 1 / 3 + 1 / 3 + 1 / 3) / 5)
+
+
+def test_pairs_of_strangers_are_not_counted_but_a_stranger_with_a_named_person_is_wrong():
+    quality = cluster_quality([0, 0, 1, 1, 1], ["a", "a", None, None, "b"])
+    # clustered pairs: (a, a) right; (None, None) not counted; (None, b) twice wrong
+    assert quality["pairwise_precision"] == pytest.approx(1 / 3)
+    assert quality["pairwise_recall"] == 1.0
+    assert quality["bcubed_precision"] == pytest.approx((1 + 1 + 1 / 3) / 3)  # named faces only
