@@ -1,6 +1,5 @@
 """`facegate serve`, started for real on a free loopback port and called over HTTP with real images."""
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -10,12 +9,7 @@ import urllib.request
 import pytest
 
 from conftest import DATA, IMAGES, run_facegate
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from servers import free_port
 
 
 def call(url, data=None, content_type="image/jpeg", token=None, method=None):

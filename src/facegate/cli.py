@@ -322,14 +322,18 @@ def identify(settings, image, threshold, as_json, annotate):
               help="Also write each image's JSON record to this file as it is done (fsynced): what --resume reads.")
 @click.option("--resume", is_flag=True, help="Finish the scan whose --output file exists: images already in it "
                                              "(and unchanged since) are skipped; every image ends up there once.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
+              help="Encode on a Ray cluster: auto (this machine's cluster, else a new local one), local, or the "
+                   "cluster's address. The images must be under the same path on every node; results come back "
+                   "as batches are done, not in folder order. Put it after FOLDER.")
 @click.pass_obj
-def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions, output, resume):
+def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions, output, resume, ray_address):
     """Identify the faces in every image under FOLDER (recursively).
 
     Results stream as each image is done; unreadable files are reported and skipped; a summary goes to
     stderr. Exit status 0 when the scan completed.
     """
-    from .encoder import iter_encoded
+    from .scans import encode_here, encode_on_ray
     from .resumable import ResultFile
 
     if as_json and as_csv:
@@ -356,7 +360,8 @@ def scan(settings, folder, threshold, as_json, as_csv, annotate, log_decisions, 
     counts = {"images": 0, "faces": 0, "identified": 0, "errors": 0}
     anyone_enrolled = not gallery.is_empty()
     with _Progress(len(paths)) as progress:
-        for result in iter_encoded(paths, model):
+        encoded = encode_on_ray(paths, model.name, ray_address) if ray_address else encode_here(paths, model)
+        for result in encoded:
             progress.clear()
             matches = match_faces(result, gallery, limit) if anyone_enrolled else [None] * len(result.faces)
             counts["images"] += 1

@@ -1,0 +1,16 @@
+"""Where a scan's images are encoded: on this machine (local.py) or on a Ray cluster (on_ray.py).
+
+Both take the image paths and yield one encoder.ImageFaces per image (its faces with their embeddings, or the
+error that stopped it); the command that asked decides on them (the gallery and the threshold stay with it), so
+a scan's outputs, formats and --resume are the same wherever the images were encoded."""
+from .local import encode_here
+
+__all__ = ["encode_here", "encode_on_ray"]
+
+
+def encode_on_ray(paths, model_name, address):
+    """ImageFaces of `paths` encoded by a pool of Ray actors (see on_ray.RayEncoder), as they are done."""
+    from .on_ray import RayEncoder
+
+    with RayEncoder(model_name, address) as encoder:
+        yield from encoder.encode(paths)
