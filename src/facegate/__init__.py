@@ -9,6 +9,13 @@ Library use, as in the notebooks it comes from:
 
 The networks run under LiteRT; TensorFlow is imported only to convert them once (and by triplet_loss).
 """
+import os
+
+# NumPy's OpenBLAS keeps its threads spinning for ~0.1 s after a large product (a gallery search of 20,000 rows or
+# more), and they took the cores from the networks of the next picture: an encode right after a search took 143 ms
+# instead of 90. Set before NumPy is first imported (a program that imported it earlier keeps its own setting).
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 from .db import Database, transaction
 from .encoder import encode_images, img_to_encoding, load_model
 from .errors import (DatabaseError, FacegateError, ImageError, ModelError, MultipleFacesError, NoFaceError,
