@@ -1,4 +1,8 @@
 """verify / who_is_it on the seed scenario through the real model, and the triplet loss."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -153,3 +157,14 @@ def test_a_bystander_about_as_large_at_the_edge_does_not_take_the_subjects_place
     assert len(facegate.encode_images([crowd], model)[0].faces) == 2
     dist, door_open = facegate.verify(crowd, "masako", {"masako": facegate.img_to_encoding(portrait, model)}, model)
     assert door_open, dist
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "4"), ("28", "28")])
+def test_numpy_threads_stop_spinning_after_a_search_unless_the_user_said_otherwise(preset, expected):
+    # OpenBLAS's threads spinning after a gallery search took the cores from the next picture's networks
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    shown = subprocess.run([sys.executable, "-c", "import facegate, os; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"],
+                           capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert shown.stdout.strip() == expected
