@@ -235,6 +235,27 @@ def test_a_network_camera_that_drops_is_reopened_and_enrolling_takes_effect_whil
     assert "Traceback" not in stderr
 
 
+def test_sigterm_while_the_camera_is_lost_ends_the_watch_with_its_pending_decisions(video_db):
+    """A service manager stops the watch while its camera has just gone silent: the visit in progress still gets
+    its `left` event, the summary is written, exit 0 (the stop is taken at a frame boundary, not raised mid-frame)."""
+    with MjpegCamera(clip_jpegs(90, 200), fps=15, frames_per_connection=10_000) as camera:
+        command, environment = facegate_command("--db", video_db, "watch", camera.url, "--json")
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        try:
+            first = read_events_until(process, lambda e: any(x["event"] == "match" for x in e), 120)
+            assert [e["identity"] for e in first if e["event"] == "match"] == ["lin"], first
+            camera.stop()
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert [(e["event"], e["identity"]) for e in events_of(stdout)][-1:] == [("left", "lin")]
+    assert stderr.splitlines()[-1].startswith(f"facegate: watched {camera.url}:")
+    assert "Traceback" not in stderr and "interrupted" not in stderr
+
+
 def test_enroll_from_video_refuses_a_video_without_one_clear_face(photo_db):
     before = snapshot(photo_db)
     result = run_facegate("--db", photo_db, "enroll", "duo", "--video", CLIP, "--seconds", "0.5")

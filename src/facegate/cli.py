@@ -452,7 +452,7 @@ def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, 
             watcher = Watcher(model, LiveGallery(database.path, model.name, threshold), source, dispatch, _warn,
                               claim=claim, opens=Cooldown(cooldown).allows, snapshots=snapshots)
             try:
-                with _interrupted_by_sigterm():
+                with _stopped_by_signals(frames):
                     run(frames, watcher)
             except KeyboardInterrupt:
                 pass
@@ -475,18 +475,23 @@ def _event_line(record):
 
 
 @contextlib.contextmanager
-def _interrupted_by_sigterm():
-    """SIGTERM (a service manager stopping the watch) ends it as Ctrl-C does: with the summary, exit 0."""
+def _stopped_by_signals(frames):
+    """Ctrl-C or SIGTERM (a service manager stopping the watch) ends it at the next frame, with its pending
+    decisions and summary, exit 0; a second one interrupts at once. The first only sets a flag: raised in the
+    middle of a frame, an interrupt could leave a lock held that the summary then waits for."""
     import signal
 
-    def interrupt(_signum, _frame):
-        raise KeyboardInterrupt
+    def stop(_signum, _frame):
+        if frames.stopping:
+            raise KeyboardInterrupt
+        frames.request_stop()
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @cli.command(name="list")

@@ -21,9 +21,11 @@ STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp
 REOPEN_PAUSES = (0.5, 1, 2, 5, 10, 30)
 """Seconds to wait before each attempt to reopen a lost live source; the last repeats."""
 STALL_SECONDS = 10
+"""A stream that delivers no frame (or does not open) for this long is treated as lost and reopened."""
+STOP_CHECK_SECONDS = 0.2
+"""How often a consumer waiting for a live frame looks whether it was asked to stop."""
 CORRUPT_RUN = 50
 """Undecodable frames in a row after which a file is taken to have ended."""
-"""A stream that delivers no frame (or does not open) for this long is treated as lost and reopened."""
 
 
 class SourceError(FacegateError):
@@ -66,7 +68,11 @@ class VideoSource:
         self.dropped = 0
         """Frames a live source delivered that were replaced by a newer one before they were used."""
         self.reopened = 0
+        self.stopping = False
+        """Set by request_stop (from a signal handler): the frames end at the next one."""
         self._closed = threading.Event()
+        self._reader = None
+        self._release_lock = threading.Lock()
         self._capture = self._open(first=True)
         self.native_fps = self._capture.get(_cv2().CAP_PROP_FPS) or 0.0
         if not 1 <= self.native_fps <= 240:
@@ -78,9 +84,20 @@ class VideoSource:
     def __exit__(self, *exc_info):
         self.close()
 
+    def request_stop(self):
+        """End the frames at the next one. Safe in a signal handler: it takes no lock (a handler runs in the middle
+        of whatever the main thread does, maybe while it holds the lock the handler would wait for)."""
+        self.stopping = True
+
     def close(self):
         self._closed.set()
-        capture, self._capture = self._capture, None
+        if self._reader is not None and self._reader.is_alive():
+            return  # the reader releases the capture when its read returns: OpenCV's capture is not thread-safe
+        self._release()
+
+    def _release(self):
+        with self._release_lock:
+            capture, self._capture = self._capture, None
         if capture is not None:
             capture.release()
 
@@ -110,7 +127,7 @@ class VideoSource:
         A frame that cannot be decoded is skipped (up to CORRUPT_RUN in a row); its time is kept by position."""
         cv2 = _cv2()
         index, next_due, failures = 0, 0.0, 0
-        while not self._closed.is_set():
+        while not self._closed.is_set() and not self.stopping:
             ok, pixels = self._capture.read()
             position = int(self._capture.get(cv2.CAP_PROP_POS_FRAMES) or index + 1)
             image = _rgb(pixels) if ok else None
@@ -134,16 +151,17 @@ class VideoSource:
     def _newest_frames(self):
         """The newest frame each time the consumer asks, read by a thread meanwhile; at most `fps` a second."""
         slot = _NewestFrame()
-        reader = threading.Thread(target=self._read_into, args=(slot,), name="facegate-video", daemon=True)
+        reader = self._reader = threading.Thread(target=self._read_into, args=(slot,), name="facegate-video",
+                                                 daemon=True)
         reader.start()
         try:
             last = None
-            while True:
+            while not self.stopping:
                 if self.fps and last is not None:
                     pause = last + 1 / self.fps - time.monotonic()
                     if pause > 0 and self._closed.wait(pause):
                         return
-                frame = slot.take()
+                frame = slot.take(lambda: self.stopping)
                 if frame is None:
                     return
                 last = time.monotonic()
@@ -172,6 +190,8 @@ class VideoSource:
                     slot.put(Frame(image, moment, index - 1))
         finally:
             slot.finish()
+            if self._closed.is_set():
+                self._release()
 
     def _read_or_reopen(self):
         """(True, pixels) of the next frame; a lost live source is reopened, with pauses, until closed."""
@@ -216,11 +236,14 @@ class _NewestFrame:
             self._finished = True
             self._condition.notify()
 
-    def take(self):
-        """The newest frame not taken yet; None once the source has ended and nothing is left."""
+    def take(self, stopping=lambda: False):
+        """The newest frame not taken yet; None once the source has ended and nothing is left, or once `stopping()`
+        (looked at every STOP_CHECK_SECONDS)."""
         with self._condition:
             while self._frame is None and not self._finished:
-                self._condition.wait()
+                if stopping():
+                    return None
+                self._condition.wait(STOP_CHECK_SECONDS)
             frame, self._frame = self._frame, None
             return frame
 
