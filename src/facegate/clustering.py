@@ -17,8 +17,10 @@ from .errors import FacegateError
 
 ROUNDS = 30
 """Passes of Chinese whispers at most; it settles in a handful on face graphs."""
-BLOCK = 2048
-"""Faces compared with all others at a time when the graph is built: memory is BLOCK x faces floats."""
+BLOCK_BYTES = 512 * 2**20
+"""Memory for the block of faces compared with all others at a time when the graph is built (5 bytes a pair)."""
+CANDIDATE_MARGIN = 1e-3
+"""Distance added to the threshold when picking candidates from float32 dot products (their error is ~1e-5)."""
 
 
 @dataclass
@@ -34,19 +36,25 @@ class ClusteredFace:
 
 
 def neighbour_graph(embeddings, threshold):
-    """For each face, (indices, weights) of the other faces nearer than `threshold`; weight 1 - distance/threshold."""
+    """For each face, (indices, weights) of the other faces nearer than `threshold`; weight 1 - distance/threshold.
+    Candidates come from blocks of dot products (for unit vectors d^2 = 2 - 2 a.b, taken with a margin for float32
+    rounding); the distance that decides is the exact one, as everywhere in facegate."""
     embeddings = np.asarray(embeddings, np.float32)
-    graph = []
-    for start in range(0, len(embeddings), BLOCK):
-        block = embeddings[start:start + BLOCK]
-        squared = np.maximum(2.0 - 2.0 * (block @ embeddings.T), 0.0)
-        for row, distances in enumerate(np.sqrt(squared)):
-            near = np.flatnonzero(distances < threshold)
-            near = near[near != start + row]
-            # the distance that decides is the exact one, as everywhere in facegate
-            exact = np.linalg.norm(embeddings[near] - block[row], axis=1)
-            keep = exact < threshold
-            graph.append((near[keep], 1.0 - exact[keep] / threshold))
+    least_product = 1.0 - (threshold + CANDIDATE_MARGIN) ** 2 / 2
+    graph, count = [], len(embeddings)
+    rows_per_block = max(1, min(count, BLOCK_BYTES // (5 * max(count, 1))))
+    products = np.empty((rows_per_block, count), np.float32)  # reused: fresh memory for each block
+    candidates = np.empty(products.shape, bool)               # cost as much in page faults as the products
+    for start in range(0, count, rows_per_block):
+        block = embeddings[start:start + rows_per_block]
+        np.matmul(block, embeddings.T, out=products[:len(block)])
+        np.greater(products[:len(block)], least_product, out=candidates[:len(block)])
+        rows, columns = np.nonzero(candidates[:len(block)])
+        exact = np.linalg.norm(embeddings[columns] - block[rows], axis=1)
+        keep = (exact < threshold) & (columns != start + rows)
+        rows, columns, weights = rows[keep], columns[keep], 1.0 - exact[keep] / threshold
+        bounds = np.searchsorted(rows, np.arange(1, len(block)))
+        graph.extend(zip(np.split(columns, bounds), np.split(weights, bounds)))
     return graph
 
 
