@@ -3,9 +3,11 @@ of eight people (bbt, five each) through the real model; contact sheets; a clust
 import json
 import shutil
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from facegate.clustering import neighbour_graph
 from facegate.db import Database
 from facegate.evaluation import cluster_quality
 
@@ -131,3 +133,16 @@ def test_pairs_of_strangers_are_not_counted_but_a_stranger_with_a_named_person_i
     assert quality["pairwise_precision"] == pytest.approx(1 / 3)
     assert quality["pairwise_recall"] == 1.0
     assert quality["bcubed_precision"] == pytest.approx((1 + 1 + 1 / 3) / 3)  # named faces only
+
+
+@pytest.mark.parametrize("distance, linked", [(0.6999, True), (0.7001, False), (0.3, True), (1.2, False)])
+def test_two_faces_are_linked_exactly_when_their_distance_is_under_the_threshold(distance, linked):
+    angle = 2 * np.arcsin(distance / 2)  # two unit vectors this far apart, in float32, among unrelated ones
+    pair = np.array([[1.0, 0.0], [np.cos(angle), np.sin(angle)]])
+    faces = np.zeros((5, 128), np.float32)
+    faces[:2, :2] = pair
+    faces[2:, 2:5] = np.eye(3)
+    graph = neighbour_graph(faces, 0.7)
+    exact = float(np.linalg.norm(faces[0] - faces[1]))
+    assert (exact < 0.7) == linked and (1 in graph[0][0]) == linked and (0 in graph[1][0]) == linked
+    assert all(len(graph[i][0]) == 0 for i in (2, 3, 4))
