@@ -208,6 +208,12 @@ def read_events_until(process, wanted, seconds):
     return events
 
 
+def watching(db, source):
+    """`facegate watch SOURCE --json` running, its stdout and stderr in pipes."""
+    command, environment = facegate_command("--db", db, "watch", source, "--json")
+    return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def test_a_network_camera_that_drops_is_reopened_and_enrolling_takes_effect_while_watching(photo_db, tmp_path):
     """The camera shows 3.3 s without a face, then Miranda close up for 8 s, over and over, and drops its viewer
     every 60 frames. Miranda is not enrolled at first (alex only): unknown; enrolled from video while the watch
@@ -215,9 +221,7 @@ def test_a_network_camera_that_drops_is_reopened_and_enrolling_takes_effect_whil
     db = tmp_path / "db"
     assert run_facegate("--db", db, "enroll", "alex", VIDEO / "alex-lacamoire.png").returncode == 0
     with MjpegCamera(clip_jpegs(30, 210), fps=15, frames_per_connection=60) as camera:
-        command, environment = facegate_command("--db", db, "watch", camera.url, "--json")
-        process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+        process = watching(db, camera.url)
         try:
             first = read_events_until(process, lambda e: any(x["event"] == "unknown" for x in e), 120)
             assert any(e["event"] == "unknown" for e in first), process.stderr.read() if process.poll() else first
@@ -239,9 +243,7 @@ def test_sigterm_while_the_camera_is_lost_ends_the_watch_with_its_pending_decisi
     """A service manager stops the watch while its camera has just gone silent: the visit in progress still gets
     its `left` event, the summary is written, exit 0 (the stop is taken at a frame boundary, not raised mid-frame)."""
     with MjpegCamera(clip_jpegs(90, 200), fps=15, frames_per_connection=10_000) as camera:
-        command, environment = facegate_command("--db", video_db, "watch", camera.url, "--json")
-        process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+        process = watching(video_db, camera.url)
         try:
             first = read_events_until(process, lambda e: any(x["event"] == "match" for x in e), 120)
             assert [e["identity"] for e in first if e["event"] == "match"] == ["lin"], first
