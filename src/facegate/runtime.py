@@ -21,8 +21,7 @@ class Network:
     SHAPES_REMEMBERED = 64
 
     def __init__(self, path, threads=None, kept_elements=0):
-        threads = threads or int(os.environ.get("FACEGATE_THREADS") or 0) or os.cpu_count()
-        self._path, self._threads, self._kept_elements = path, threads, kept_elements
+        self._path, self._threads, self._kept_elements = path, threads or os.cpu_count(), kept_elements
         interpreter = self._load()
         signature = interpreter.get_signature_list()["serving_default"]
         (self._input,) = signature["inputs"]

@@ -50,10 +50,9 @@ class _Worker:
     """One Ray actor: the model loaded once, `encode` a batch of paths at a time."""
 
     def __init__(self, model_name, threads):
-        os.environ["FACEGATE_THREADS"] = str(threads)
         from ..encoder import load_model
 
-        self.model = load_model(model_name)
+        self.model = load_model(model_name, threads=threads)
 
     def pid(self):
         return os.getpid()
@@ -107,18 +106,19 @@ class RayEncoder:
                 queue.appendleft(batch)
                 slots = [slot for slot in slots if slot is not actor]
                 if actor in self.actors:  # its other batch fails too, and finds it replaced already
-                    self._replace(actor)
-                    slots.extend([self.actors[-1]] * IN_FLIGHT)
+                    slots.extend([self._replace(actor)] * IN_FLIGHT)
                 continue
             slots.append(actor)
             yield from results
 
     def _replace(self, dead):
+        """A new actor in place of `dead`, returned."""
         self.replaced += 1
         if self.replaced > MAX_REPLACEMENTS:
             raise FacegateError(f"Ray actors died {self.replaced} times in this scan: see the cluster's logs")
         self.actors.remove(dead)
         self.actors.append(self._new_actor())
+        return self.actors[-1]
 
     def __enter__(self):
         return self
