@@ -319,7 +319,8 @@ def identify(settings, image, threshold, as_json, annotate):
 @annotate_option("Also write each image with faces, boxed and named, into this folder (same sub-folders, JPEG).")
 @click.option("--log", "log_decisions", is_flag=True, help="Also append each face's decision to the access log.")
 @click.option("--output", type=PATH, default=None,
-              help="Also write each image's JSON record to this file as it is done (fsynced): what --resume reads.")
+              help="Also write each image's JSON record (its CSV rows with --csv) to this file as it is done "
+                   "(fsynced): what --resume reads.")
 @click.option("--resume", is_flag=True, help="Finish the scan whose --output file exists: images already in it "
                                              "(and unchanged since) are skipped; every image ends up there once.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
