@@ -22,9 +22,17 @@ NMS_PNET_SCALE, NMS_PNET, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7
 NMS_BLOCK = 1024
 """Candidates compared at a time in suppression: memory stays O(n x NMS_BLOCK), not O(n^2)."""
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-PNET_KEPT_PIXELS = 600_000
-"""PNet inputs kept planned (runtime.Network), in pixels: the whole pyramid of one recurring image size up to
-1024x768 (~570,000 pixels; a camera's frames), ~120 MB of LiteRT buffers at most."""
+PNET_TILE_SIDES = (40, 80, 160)
+"""PNet runs on tiles of these sides (one pixel less along an odd side of the image), never on a whole pyramid
+level: LiteRT plans a network again for every new input shape, which for PNet takes 2-3x as long as running
+it, and the levels of a folder of mixed sizes are new shapes at every image. The tiles are 36 shapes, each
+planned once per process (runtime.Network keeps them). They overlap by PNet's window, so every score and
+offset equals the whole level's, bit for bit (tests/test_detection.py)."""
+PNET_TILE_ELEMENTS = 3 * sum((a - i) * (b - j) for a in PNET_TILE_SIDES for b in PNET_TILE_SIDES
+                             for i in (0, 1) for j in (0, 1))
+"""Input numbers of all the tile shapes: the budget that keeps every one planned (~40 MB of LiteRT buffers)."""
+PNET_CALL_COST, PNET_PIXEL_COST = 40.0, 0.037
+"""Microseconds per PNet call and per input pixel on a tile (measured), to choose the cheapest tiling."""
 
 
 @dataclass
@@ -50,7 +58,9 @@ class Detector:
     def detect(self, image):
         """The faces in an RGB uint8 array, highest score first."""
         height, width = image.shape[:2]
-        normalized = ((image - 127.5) / 128).astype(np.float32)
+        normalized = image.astype(np.float32)  # (pixel - 127.5) / 128 is exact in float32: no float64 detour
+        normalized -= 127.5
+        normalized /= 128
         boxes = self._proposals(normalized)
         if len(boxes):
             boxes = self._refined(normalized, boxes)
@@ -64,8 +74,8 @@ class Detector:
         per_scale = []
         for scale in _pyramid(width, height):
             scaled = _area_resized(normalized, int(height * scale), int(width * scale))
-            offsets, scores = self.pnet(scaled[None])
-            boxes = _windows(offsets[0], scores[0], THRESHOLDS[0])
+            offsets, scores = _pnet_maps(self.pnet, scaled)
+            boxes = _windows(offsets, scores, THRESHOLDS[0])
             boxes[:, :4] /= scale
             per_scale.append(boxes[_kept(boxes, NMS_PNET_SCALE)])
         boxes = np.concatenate(per_scale) if per_scale else np.empty((0, 5))
@@ -95,6 +105,66 @@ class Detector:
 def _pyramid(width, height):
     count = round(-(np.log(min(width, height) / CELL_SIDE) / np.log(PYRAMID_FACTOR) + 1))
     return CELL_SIDE / MIN_FACE_SIDE * PYRAMID_FACTOR ** np.arange(count)
+
+
+def _pnet_maps(pnet, level):
+    """PNet's offset and score maps of one pyramid level, computed tile by tile (see PNET_TILE_SIDES)."""
+    height, width = level.shape[:2]
+    rows, columns = min(((_tiles(height, tile_height), _tiles(width, tile_width))
+                         for tile_height in PNET_TILE_SIDES for tile_width in PNET_TILE_SIDES), key=_tiling_cost)
+    maps = None
+    for top, tile_height, first_row, row_count in rows:
+        for left, tile_width, first_column, column_count in columns:
+            tile = _padded_window(level, top, left, tile_height, tile_width)
+            outputs = pnet(tile[None])
+            if maps is None:
+                maps = [np.empty((_output_cells(height), _output_cells(width), out.shape[-1]), np.float32)
+                        for out in outputs]
+            for whole, part in zip(maps, outputs):
+                whole[top // 2 + first_row:top // 2 + first_row + row_count,
+                      left // 2 + first_column:left // 2 + first_column + column_count] = \
+                    part[0, first_row:first_row + row_count, first_column:first_column + column_count]
+    return maps
+
+
+def _output_cells(side):
+    """PNet's output cells along an input side: 3x3 convolution, 2x2 max pooling ("same"), two 3x3 convolutions."""
+    return -(-(side - 2) // 2) - 4
+
+
+def _tiles(side, tile_side):
+    """Tiles along one side of a level: (start, length, first output cell used, output cells used).
+
+    Output cell i sees input rows 2i..2i+11. A tile starts at an even row, so its cells fall on the level's;
+    it gives the cells whose rows it holds whole. Along an odd side the pooling's padding makes the level's last
+    cell see 11 rows: tiles are one row shorter (odd) and the last ends at the level's edge, so its last cell is
+    padded alike. The last tile ends at the edge and may start before the level (zeros; cells there unused)."""
+    length = tile_side - side % 2
+    step_cells = length // 2 - 5
+    tiles, cell, cells = [], 0, _output_cells(side)
+    while cell < cells:
+        start = 2 * cell
+        if start + length >= side:
+            start = side - length
+            tiles.append((start, length, cell - start // 2, cells - cell))
+            break
+        tiles.append((start, length, 0, step_cells))
+        cell += step_cells
+    return tiles
+
+
+def _tiling_cost(tiling):
+    rows, columns = tiling
+    return len(rows) * len(columns) * (PNET_CALL_COST + PNET_PIXEL_COST * rows[0][1] * columns[0][1])
+
+
+def _padded_window(level, top, left, height, width):
+    """level[top:top + height, left:left + width], zeros where that lies before the level's first row or column."""
+    if top >= 0 and left >= 0:
+        return level[top:top + height, left:left + width]
+    window = np.zeros((height, width, level.shape[2]), level.dtype)
+    window[max(0, -top):, max(0, -left):] = level[max(0, top):top + height, max(0, left):left + width]
+    return window
 
 
 def _area_resized(image, height, width):

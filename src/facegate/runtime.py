@@ -11,12 +11,12 @@ from .quiet import silenced_stderr
 class Network:
     """One converted network: call it with a float32 batch, get its outputs as a tuple of arrays.
 
-    LiteRT plans the network again whenever an interpreter's input shape changes (~10 ms for a 614x460 PNet
-    input, as long as running it). One shared interpreter takes every shape; with `kept_elements` > 0, a shape
-    that comes again (among the last SHAPES_REMEMBERED calls) gets an interpreter of its own if the kept
+    LiteRT plans the network again whenever an interpreter's input shape changes (~20-40 ms for a 614x460 PNet
+    input, 2-3x as long as running it). One shared interpreter takes every shape; with `kept_elements` > 0, a
+    shape that comes again (among the last SHAPES_REMEMBERED calls) gets an interpreter of its own if the kept
     shapes' inputs then hold at most `kept_elements` numbers in all (an interpreter's memory grows with its
-    input, ~70 bytes per input number for PNet). So the pyramid of a camera's frames is planned once, while
-    a folder of mixed sizes costs no extra memory. Not thread-safe: callers serialise their calls."""
+    input, ~70 bytes per input number for PNet, plus ~1 MB). So PNet's tile shapes (detection.PNET_TILE_SIDES)
+    are planned once each. Not thread-safe: callers serialise their calls (different Networks may run at once)."""
 
     SHAPES_REMEMBERED = 64
 
