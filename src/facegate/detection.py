@@ -4,6 +4,7 @@ A port of mtcnn 1.0.0's single-image pipeline (MIT licence, (c) 2019-2024 Iván 
 package's weights and settings: the same pyramid, area resizing, proposals, suppression and refinements, so it
 finds the faces that package finds (tests/test_conversion.py compares them) without importing TensorFlow.
 """
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,8 +111,7 @@ def _pyramid(width, height):
 def _pnet_maps(pnet, level):
     """PNet's offset and score maps of one pyramid level, computed tile by tile (see PNET_TILE_SIDES)."""
     height, width = level.shape[:2]
-    rows, columns = min(((_tiles(height, tile_height), _tiles(width, tile_width))
-                         for tile_height in PNET_TILE_SIDES for tile_width in PNET_TILE_SIDES), key=_tiling_cost)
+    rows, columns = _tiling(height, width)
     maps = None
     for top, tile_height, first_row, row_count in rows:
         for left, tile_width, first_column, column_count in columns:
@@ -130,6 +130,13 @@ def _pnet_maps(pnet, level):
 def _output_cells(side):
     """PNet's output cells along an input side: 3x3 convolution, 2x2 max pooling ("same"), two 3x3 convolutions."""
     return -(-(side - 2) // 2) - 4
+
+
+@functools.lru_cache(maxsize=1024)
+def _tiling(height, width):
+    """The cheapest tiles of a height x width level: (tiles along its height, tiles along its width)."""
+    return min(((_tiles(height, tile_height), _tiles(width, tile_width))
+                for tile_height in PNET_TILE_SIDES for tile_width in PNET_TILE_SIDES), key=_tiling_cost)
 
 
 def _tiles(side, tile_side):
