@@ -155,12 +155,22 @@ class FaceModel:
 
     def faces_in_arrays(self, images, assess_quality=False):
         """Every face of every RGB array, embedded in shared batches: a list of face lists."""
+        return self.embedded(*self.detected(images, assess_quality))
+
+    def detected(self, images, assess_quality=False):
+        """The faces of each RGB array, without embeddings, and every face's views: the input of embedded().
+
+        Uses the detector only, so one thread can detect in some images while another embeds others' faces."""
         per_image = [self.detect(image) for image in images]
         if assess_quality:
             for image, faces in zip(images, per_image):
                 for face in faces:
                     face.problems = quality_problems(image, face)
         crops = [self.crop(image, face) for image, faces in zip(images, per_image) for face in faces]
+        return per_image, crops
+
+    def embedded(self, per_image, crops):
+        """The face lists of detected(), each face given its embedding (all crops embedded in shared batches)."""
         vectors = iter(self.embed(crops))
         for faces in per_image:
             for face in faces:
@@ -191,16 +201,19 @@ def _decode(path):
 
 
 def iter_encoded(image_paths, model, chunk=SCAN_CHUNK, assess_quality=False):
-    """Decode, detect and embed images chunk by chunk, decoding the next chunk in a thread meanwhile.
+    """Decode, detect and embed images chunk by chunk: a thread decodes the next chunk and finds its faces while
+    the caller's thread embeds the faces of the last (the two halves of the work keep both cores busy: the
+    detector's NumPy steps run on one core, and the stages' networks are separate interpreters).
 
     Yields one ImageFaces per path, in order; a bad file yields an entry with `error`, not an exception.
-    Memory holds two chunks of images at most (`chunk` images or SCAN_CHUNK_PIXELS each), whatever the number
-    of paths."""
+    Memory holds two chunks at most (`chunk` images or SCAN_CHUNK_PIXELS each; of the one being embedded only
+    its face crops), whatever the number of paths."""
     from concurrent.futures import ThreadPoolExecutor
 
     paths = iter(image_paths)
 
     def next_chunk():
+        """(ImageFaces of each path, those of the decoded images, what model.detected found in these images)."""
         decoded, pixels = [], 0
         for path in paths:
             decoded.append(_decode(path))
@@ -208,20 +221,20 @@ def iter_encoded(image_paths, model, chunk=SCAN_CHUNK, assess_quality=False):
             pixels += 0 if image is None else image.shape[0] * image.shape[1]
             if len(decoded) >= chunk or pixels >= SCAN_CHUNK_PIXELS:
                 break
-        return decoded
+        usable = [(result, image) for result, image in decoded if image is not None]
+        found = model.detected([image for _, image in usable], assess_quality)
+        return [result for result, _ in decoded], [result for result, _ in usable], found
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facegate-decode") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facegate-detect") as pool:
         pending = pool.submit(next_chunk)
         while True:
-            decoded = pending.result()
-            if not decoded:
+            results, usable, found = pending.result()
+            if not results:
                 return
             pending = pool.submit(next_chunk)
-            usable = [(result, pixels) for result, pixels in decoded if pixels is not None]
-            arrays = [pixels for _, pixels in usable]
-            for (result, _), faces in zip(usable, model.faces_in_arrays(arrays, assess_quality)):
+            for result, faces in zip(usable, model.embedded(*found)):
                 result.faces = faces
-            yield from (result for result, _ in decoded)
+            yield from results
 
 
 def encode_images(image_paths, model, assess_quality=False):
