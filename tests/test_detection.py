@@ -1,6 +1,7 @@
 """PNet on tiles (detection.PNET_TILE_SIDES) against PNet on the whole pyramid level: the same maps, bit for bit."""
 import numpy as np
 import pytest
+from PIL import Image
 
 from facegate import detection
 from facegate.conversion import detector_network_paths
@@ -51,3 +52,18 @@ def test_every_output_cell_comes_from_a_tile_that_holds_its_whole_window():
                         assert start + length == side, (side, tile_side, cell)
                     covered.append(cell)
             assert covered == list(range(detection._output_cells(side))), (side, tile_side)
+
+
+def test_a_recurring_image_size_runs_whole_levels_and_finds_the_same_faces():
+    """The first image of a size is searched on tiles; the next of that size on whole levels, each planned once
+    on an interpreter of its own (a camera's frames): the same boxes, landmarks and confidences."""
+    pnet, rnet, onet = detector_network_paths()
+    detector = detection.Detector(Network(pnet, kept_elements=detection.PNET_KEPT_ELEMENTS), Network(rnet),
+                                  Network(onet))
+    image = np.asarray(Image.fromarray(load_image(DATA / "bbt" / "bbt1.jpg")).resize((640, 480)))  # a VGA frame
+    first = detector.detect(image)
+    level_shapes = [(1, int(480 * scale), int(640 * scale), 3) for scale in detection._pyramid(640, 480)]
+    assert not any(shape in detector.pnet._kept for shape in level_shapes)  # tiles only so far
+    again = detector.detect(image)
+    assert level_shapes and all(shape in detector.pnet._kept for shape in level_shapes)
+    assert len(first) >= 4 and again == first

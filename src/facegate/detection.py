@@ -24,14 +24,18 @@ NMS_BLOCK = 1024
 """Candidates compared at a time in suppression: memory stays O(n x NMS_BLOCK), not O(n^2)."""
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 PNET_TILE_SIDES = (40, 80, 160)
-"""PNet runs on tiles of these sides (one pixel less along an odd side of the image), never on a whole pyramid
-level: LiteRT plans a network again for every new input shape, which for PNet takes 2-3x as long as running
-it, and the levels of a folder of mixed sizes are new shapes at every image. The tiles are 36 shapes, each
-planned once per process (runtime.Network keeps them). They overlap by PNet's window, so every score and
-offset equals the whole level's, bit for bit (tests/test_detection.py)."""
+"""PNet runs on tiles of these sides (one pixel less along an odd side of the image) where a pyramid level's
+shape is new: LiteRT plans a network again for every new input shape, which for PNet takes 2-3x as long as
+running it, and the levels of a folder of mixed sizes are new shapes at every image. The tiles are 36 shapes,
+each planned once per process (runtime.Network keeps them). They overlap by PNet's window and so cost ~50% more
+than the whole level, but every score and offset equals the whole level's, bit for bit
+(tests/test_detection.py). A level shape that recurs (a camera's frames) runs whole on an interpreter of its own."""
 PNET_TILE_ELEMENTS = 3 * sum((a - i) * (b - j) for a in PNET_TILE_SIDES for b in PNET_TILE_SIDES
                              for i in (0, 1) for j in (0, 1))
-"""Input numbers of all the tile shapes: the budget that keeps every one planned (~40 MB of LiteRT buffers)."""
+"""Input numbers of all the tile shapes (~40 MB of LiteRT buffers when all are kept)."""
+PNET_KEPT_ELEMENTS = PNET_TILE_ELEMENTS + 3 * 600_000
+"""PNet inputs kept planned (runtime.Network): the tiles and one recurring pyramid of up to 600,000 pixels (a
+1024x768 camera's; ~120 MB more)."""
 PNET_CALL_COST, PNET_PIXEL_COST = 40.0, 0.037
 """Microseconds per PNet call and per input pixel on a tile (measured), to choose the cheapest tiling."""
 
@@ -46,7 +50,7 @@ class Detection:
 
 
 class Detector:
-    """MTCNN over three callables taking a float32 batch (N, H, W, 3) and returning the network's outputs."""
+    """MTCNN over three runtime.Networks (callables taking a float32 batch (N, H, W, 3), returning the outputs)."""
 
     def __init__(self, pnet, rnet, onet):
         self.pnet, self.rnet, self.onet = pnet, rnet, onet
@@ -75,7 +79,10 @@ class Detector:
         per_scale = []
         for scale in _pyramid(width, height):
             scaled = _area_resized(normalized, int(height * scale), int(width * scale))
-            offsets, scores = _pnet_maps(self.pnet, scaled)
+            if self.pnet.planned(scaled[None].shape):
+                offsets, scores = (output[0] for output in self.pnet(scaled[None]))
+            else:
+                offsets, scores = _pnet_maps(self.pnet, scaled)
             boxes = _windows(offsets, scores, THRESHOLDS[0])
             boxes[:, :4] /= scale
             per_scale.append(boxes[_kept(boxes, NMS_PNET_SCALE)])

@@ -264,13 +264,13 @@ def load_model(name=DEFAULT_MODEL, weights=None, threads=None):
     """The detector and embedding network `name`, as converted files from the cache (made on first use), each
     network running on `threads` threads (default: every core)."""
     from .conversion import detector_network_paths, embedding_network_path
-    from .detection import PNET_TILE_ELEMENTS, Detector
+    from .detection import PNET_KEPT_ELEMENTS, Detector
     from .runtime import Network
 
     spec = model_spec(name)
     network = Network(embedding_network_path(spec, weights), threads)
     pnet, rnet, onet = detector_network_paths()
-    detector = Detector(Network(pnet, threads, kept_elements=PNET_TILE_ELEMENTS), Network(rnet, threads),
+    detector = Detector(Network(pnet, threads, kept_elements=PNET_KEPT_ELEMENTS), Network(rnet, threads),
                         Network(onet, threads))
     return FaceModel(spec, network, detector)
 

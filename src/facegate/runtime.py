@@ -16,7 +16,7 @@ class Network:
     shape that comes again (among the last SHAPES_REMEMBERED calls) gets an interpreter of its own if the kept
     shapes' inputs then hold at most `kept_elements` numbers in all (an interpreter's memory grows with its
     input, ~70 bytes per input number for PNet, plus ~1 MB). So PNet's tile shapes (detection.PNET_TILE_SIDES)
-    are planned once each. Not thread-safe: callers serialise their calls (different Networks may run at once)."""
+    and the pyramid of a camera's frames are planned once each. Not thread-safe: callers serialise their calls (different Networks may run at once)."""
 
     SHAPES_REMEMBERED = 64
 
@@ -44,23 +44,31 @@ class Network:
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self._path}: cannot load the converted network ({exc})") from None
 
-    def _runner(self, shape):
-        self._calls += 1
+    def planned(self, shape):
+        """Whether a call with input `shape` runs on an interpreter of its own: one kept for it, or one made now
+        because the shape came before and fits the budget. A shape not kept is noted as seen (a caller may ask,
+        then run the input another way, and still have the shape kept when it recurs)."""
         if shape in self._kept:
-            self._kept.move_to_end(shape)
-            self._last_call[shape] = self._calls
-            return self._kept[shape]
+            return True
         if shape in self._seen and self._make_room(int(np.prod(shape))):  # it recurs: an interpreter of its own
             del self._seen[shape]
             runner = self._kept[shape] = self._load().get_signature_runner()
             self._last_call[shape] = self._calls
             self._never_ran.add(runner)
-            return runner
+            return True
         self._seen[shape] = None
         self._seen.move_to_end(shape)
         if len(self._seen) > self.SHAPES_REMEMBERED:
             self._seen.popitem(last=False)
-        return self._shared
+        return False
+
+    def _runner(self, shape):
+        self._calls += 1
+        if not self.planned(shape):
+            return self._shared
+        self._kept.move_to_end(shape)
+        self._last_call[shape] = self._calls
+        return self._kept[shape]
 
     def _make_room(self, size):
         """Whether `size` more input numbers fit the budget, after dropping the kept shapes unused for the last
