@@ -16,7 +16,8 @@ class Network:
     shape that comes again (among the last SHAPES_REMEMBERED calls) gets an interpreter of its own if the kept
     shapes' inputs then hold at most `kept_elements` numbers in all (an interpreter's memory grows with its
     input, ~70 bytes per input number for PNet, plus ~1 MB). So PNet's tile shapes (detection.PNET_TILE_SIDES)
-    and the pyramid of a camera's frames are planned once each. Not thread-safe: callers serialise their calls (different Networks may run at once)."""
+    and the pyramid of a camera's frames are planned once each. Not thread-safe: callers serialise their calls
+    (different Networks may run at once)."""
 
     SHAPES_REMEMBERED = 64
 
