@@ -17,8 +17,7 @@ LEVEL_SHAPES = [(12, 12), (13, 13), (12, 41), (39, 40), (40, 39), (41, 161), (16
 
 @pytest.fixture(scope="module")
 def photo():
-    image = load_image(DATA / "bbt" / "bbt1.jpg").astype(np.float32)
-    return (image - 127.5) / 128
+    return detection.normalized_pixels(load_image(DATA / "bbt" / "bbt1.jpg"))
 
 
 @pytest.mark.parametrize("shape", LEVEL_SHAPES)

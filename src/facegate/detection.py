@@ -63,9 +63,7 @@ class Detector:
     def detect(self, image):
         """The faces in an RGB uint8 array, highest score first."""
         height, width = image.shape[:2]
-        normalized = image.astype(np.float32)  # (pixel - 127.5) / 128 is exact in float32: no float64 detour
-        normalized -= 127.5
-        normalized /= 128
+        normalized = normalized_pixels(image)
         boxes = self._proposals(normalized)
         if len(boxes):
             boxes = self._refined(normalized, boxes)
@@ -79,8 +77,9 @@ class Detector:
         per_scale = []
         for scale in _pyramid(width, height):
             scaled = _area_resized(normalized, int(height * scale), int(width * scale))
-            if self.pnet.planned(scaled[None].shape):
-                offsets, scores = (output[0] for output in self.pnet(scaled[None]))
+            batch = scaled[None]
+            if self.pnet.planned(batch.shape):
+                offsets, scores = (output[0] for output in self.pnet(batch))
             else:
                 offsets, scores = _pnet_maps(self.pnet, scaled)
             boxes = _windows(offsets, scores, THRESHOLDS[0])
@@ -108,6 +107,14 @@ class Detector:
         boxes = np.concatenate([_regressed(_rescored(boxes, scores), offsets), landmarks], axis=1)
         boxes = _by_score(boxes[boxes[:, 4] > THRESHOLDS[2]])
         return boxes[_kept(boxes, NMS_ONET, by_smaller_area=True)]
+
+
+def normalized_pixels(image):
+    """An RGB uint8 array as MTCNN's networks take it: (pixel - 127.5) / 128, exact in float32 (no float64 detour)."""
+    normalized = image.astype(np.float32)
+    normalized -= 127.5
+    normalized /= 128
+    return normalized
 
 
 def _pyramid(width, height):
