@@ -129,7 +129,7 @@ def test_concurrent_writers_lose_no_line_and_rotation_keeps_every_record(tmp_pat
     for i in range(4):
         assert [e["number"] for e in entries if e["door"] == f"door-{i}"] == list(range(50))
 
-    monkeypatch.setattr(accesslog, "ROTATE_BYTES", 2000)
+    monkeypatch.setattr(accesslog.folder, "ROTATE_BYTES", 2000)
     log = AccessLog(db, "rotating", print, required=True)
     for number in range(30):
         log.record("identify", "unknown", distance=1.2, threshold=0.7, number=number)

@@ -120,7 +120,7 @@ def test_an_unreadable_file_is_one_clear_error(staff_db, tmp_path):
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
         # Imports first (the interpreter itself may live where 'nobody' cannot read), then drop root.
         drop = "os.setgid(65534); os.setuid(65534); " if os.geteuid() == 0 else ""
-        code = "import os, sys, encodings.cp437, facegate.encoder; from facegate.cli import main; " + drop + "main(sys.argv[1:])"
+        code = "import os, sys, encodings.cp437, facegate.faces.pipeline; from facegate.cli import main; " + drop + "main(sys.argv[1:])"
         for args in (["verify", secret, "younes"], ["identify", secret], ["enroll", "x", secret]):
             result = subprocess.run([sys.executable, "-c", code, "--db", database, *args], capture_output=True,
                                     text=True, timeout=300)

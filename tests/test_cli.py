@@ -352,7 +352,7 @@ def test_a_badge_photo_cropped_to_the_face_is_enrolled_with_a_border(tmp_path):
     from PIL import Image
 
     import facegate
-    from facegate.imaging import load_image
+    from facegate.faces.imaging import load_image
 
     photo = DATA / "celeba-dev" / "gallery" / "celeb_7345" / "038531.jpg"
     model = facegate.load_model()

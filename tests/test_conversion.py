@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from facegate import conversion
+from facegate.networks import conversion
 from facegate.errors import ModelError
-from facegate.imaging import load_image
-from facegate.runtime import Network
+from facegate.faces.imaging import load_image
+from facegate.networks.runtime import Network
 
 from conftest import DATA, IMAGES
 
@@ -35,7 +35,7 @@ def test_the_detector_finds_what_the_mtcnn_package_finds(model):
 
 def test_the_converted_facenet_embeds_like_the_keras_network(model):
     """Every view of every face of four pictures (9 faces, 2 views and their mirrors): within 1e-6 of Keras (README; 5e-7 seen)."""
-    from facegate.weights import weights_path
+    from facegate.networks.weights import weights_path
 
     keras_network = conversion._facenet(model.spec, weights_path(model.spec, fetch=False))
     crops = []
@@ -87,7 +87,7 @@ def test_an_unwritable_cache_gives_one_clear_error(tmp_path, monkeypatch):
 
 
 def test_a_network_keeps_recurring_shapes_and_answers_alike():
-    from facegate.conversion import detector_network_paths
+    from facegate.networks.conversion import detector_network_paths
 
     pnet = detector_network_paths()[0]
     rng = np.random.default_rng(2)

@@ -10,6 +10,7 @@ import pytest
 
 import facegate
 from facegate.db import folder as folder_db
+from facegate.db import location
 from facegate.db import INDEX_NAME, Database, export_database, read_export, transaction
 from facegate.errors import DatabaseError, UnknownIdentityError
 from facegate.matching import Gallery
@@ -189,9 +190,9 @@ def test_threshold_is_stored_and_validated(staff_db):
 def test_default_location_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("FACEGATE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("FACEGATE_DB", raising=False)
-    assert folder_db.default_path() == tmp_path / "home" / "db"
+    assert location.default_path() == tmp_path / "home" / "db"
     monkeypatch.setenv("FACEGATE_DB", str(tmp_path / "elsewhere"))
-    assert folder_db.default_path() == tmp_path / "elsewhere"
+    assert location.default_path() == tmp_path / "elsewhere"
 
     def command(*args, **env):
         """The real CLI with only these locations set; a write shows where it went."""

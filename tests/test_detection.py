@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facegate import detection
-from facegate.conversion import detector_network_paths
-from facegate.imaging import load_image
-from facegate.runtime import Network
+from facegate.faces import detection
+from facegate.networks.conversion import detector_network_paths
+from facegate.faces.imaging import load_image
+from facegate.networks.runtime import Network
 
 from conftest import DATA
 

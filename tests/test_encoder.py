@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import facegate
-from facegate.encoder import MAIN_FACE_SIDE_RATIO, MIN_CONFIDENCE, Face, main_face_first
+from facegate.faces.pipeline import MAIN_FACE_SIDE_RATIO, MIN_CONFIDENCE, Face, main_face_first
 from facegate.errors import ImageError, NoFaceError
 
 from conftest import DATA, IMAGES
@@ -22,7 +22,7 @@ def test_transparent_pixels_become_white_and_the_face_is_encoded_as_on_white(mod
     """An RGBA picture with real transparency: a transparent border, a half-transparent band, an opaque face."""
     from PIL import Image
 
-    from facegate.imaging import load_image
+    from facegate.faces.imaging import load_image
 
     rgb = np.array(Image.open(DATA / "lfw-devtrain" / "images" / "Princess_Masako" / "Princess_Masako_0002.jpg")
                    .convert("RGB"))

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 import facegate
-from facegate import models
+from facegate.networks import models
 from facegate.errors import DatabaseError
 
 from conftest import DATA, IMAGES, run_facegate
 
 WITH_WEIGHTS_HASH = """
 import dataclasses, sys
-from facegate import models
+from facegate.networks import models
 models.MODELS["facenet512"] = dataclasses.replace(models.MODELS["facenet512"], weights_sha256=sys.argv[1])
 from facegate.cli import main
 main(sys.argv[2:])
@@ -32,7 +32,7 @@ def write_keras_facenet_weights(path, seed=512):
     """Random weights for every layer of InceptionResNetV1(classes=512), saved as Keras 2's save_weights does."""
     import h5py
 
-    from facegate.quiet import import_tensorflow
+    from facegate.networks.quiet import import_tensorflow
 
     import_tensorflow()
     from keras_facenet.inception_resnet_v1 import InceptionResNetV1
@@ -66,7 +66,7 @@ def facenet512_home(tmp_path_factory):
     spec = models.MODELS["facenet512"]
     weights = root / "home" / ".keras-facenet" / "20180402-114759" / spec.weights_file
     write_keras_facenet_weights(weights)
-    from facegate.weights import sha256_of
+    from facegate.networks.weights import sha256_of
 
     return root, sha256_of(weights)
 

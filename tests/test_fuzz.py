@@ -19,7 +19,7 @@ from PIL import Image
 
 from facegate.db import INDEX_NAME, Database, export_database, read_export
 from facegate.errors import DatabaseError, ImageError
-from facegate.imaging import load_image
+from facegate.faces.imaging import load_image
 
 FACE = Path(__file__).resolve().parents[1] / "images" / "younes.jpg"
 FUZZ = settings(max_examples=int(__import__("os").environ.get("FACEGATE_FUZZ_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)

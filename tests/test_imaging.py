@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from facegate.errors import ImageError
-from facegate.imaging import MAX_PIXELS, find_images, load_image
+from facegate.faces.imaging import MAX_PIXELS, find_images, load_image
 
 from conftest import IMAGES
 
@@ -114,7 +114,7 @@ def test_find_images_recurses_and_survives_symlink_loops(tmp_path):
 # Alignment geometry: model-independent, on synthetic points and images.
 
 def test_similarity_transform_recovers_scale_rotation_and_shift():
-    from facegate.alignment import similarity_transform
+    from facegate.faces.alignment import similarity_transform
 
     angle, scale, shift = 0.3, 1.7, np.array([5.0, -2.0])
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -127,7 +127,7 @@ def test_similarity_transform_recovers_scale_rotation_and_shift():
 
 
 def test_aligned_crop_levels_a_tilted_face():
-    from facegate.alignment import LANDMARKS, TEMPLATE, aligned_crop
+    from facegate.faces.alignment import LANDMARKS, TEMPLATE, aligned_crop
 
     size = 160
     canvas = np.zeros((400, 400, 3), np.uint8)

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from facegate.db import Database
-from facegate.db.postgres import PgLocation
+from facegate.db.location import PgLocation
 
 from conftest import IMAGES, one_error_line, run_facegate
 from test_service import call, start_service, stop_service

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from facegate.encoder import iter_encoded
+from facegate.faces.pipeline import iter_encoded
 from facegate.scans.on_ray import RayEncoder
 
 from conftest import DATA, one_error_line, run_facegate

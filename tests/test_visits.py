@@ -6,8 +6,8 @@ import pytest
 import facegate
 from facegate.evaluation import read_truth
 from facegate.matching import Gallery, nearest
-from facegate.tracking import Tracker
-from facegate.visits import MIN_AGREEING_FRAMES, UNKNOWN_AFTER_SECONDS, Visit
+from facegate.watch.tracking import Tracker
+from facegate.watch.visits import MIN_AGREEING_FRAMES, UNKNOWN_AFTER_SECONDS, Visit
 
 from conftest import DATA
 

@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from facegate import weights
+from facegate.networks import weights
 from facegate.errors import ModelError
-from facegate.models import MODELS
+from facegate.networks.models import MODELS
 
 SPEC = MODELS["facenet128"]
 

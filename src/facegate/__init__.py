@@ -17,12 +17,12 @@ import os
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from .db import Database, transaction
-from .encoder import encode_images, img_to_encoding, load_model
+from .faces.pipeline import encode_images, img_to_encoding, load_model
 from .errors import (DatabaseError, FacegateError, ImageError, ModelError, MultipleFacesError, NoFaceError,
                      UnknownIdentityError)
 from .matching import THRESHOLD, verify, who_is_it
-from .loss import triplet_loss
-from .models import DEFAULT_MODEL, MODELS
+from .networks.loss import triplet_loss
+from .networks.models import DEFAULT_MODEL, MODELS
 
 
 __all__ = [

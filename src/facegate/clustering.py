@@ -6,7 +6,6 @@ edge when their distance is below the threshold, and each face repeatedly takes 
 its neighbours. A face with no neighbour stays alone (cluster -1). Clusters are numbered by size, largest first,
 so that the same faces and threshold always give the same numbers (`enroll --cluster N --from FILE` relies on it).
 docs/accuracy.md ("Clustering") measures it against hierarchical clustering on the dev sets."""
-import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import FacegateError
+from .files import vectors_from_text
 
 ROUNDS = 30
 """Passes of Chinese whispers at most; it settles in a handful on face graphs."""
@@ -108,11 +108,6 @@ def cluster_faces(faces, threshold):
     return clusters
 
 
-def encode_embedding(embedding):
-    """An embedding as it is stored in a scan's --output file: base64 of little-endian float32."""
-    return base64.b64encode(np.asarray(embedding, "<f4").tobytes()).decode("ascii")
-
-
 def faces_of_results(results_file, model_name):
     """The faces recorded in a scan's --output file (with their embeddings), in file order."""
     results_file = Path(results_file)
@@ -133,7 +128,7 @@ def faces_of_results(results_file, model_name):
                 raise FacegateError(f"{results_file}: line {number} has no {model_name} embeddings "
                                     f"(a scan --output file of this model is needed)")
             try:
-                embedding = np.frombuffer(base64.b64decode(face["embedding"], validate=True), "<f4").astype(np.float32)
+                embedding = vectors_from_text(face["embedding"])
             except (ValueError, TypeError):
                 raise FacegateError(f"{results_file}: line {number}: damaged embedding") from None
             if embedding.ndim != 1 or not np.isfinite(embedding).all() or abs(np.linalg.norm(embedding) - 1) > 1e-3:
@@ -144,7 +139,7 @@ def faces_of_results(results_file, model_name):
 
 def faces_of_folder(paths, model):
     """Every face of every image in `paths`, encoded; the images that could not be read are skipped (returned)."""
-    from .encoder import iter_encoded
+    from .faces.pipeline import iter_encoded
 
     faces, errors = [], []
     for result in iter_encoded(paths, model):
@@ -160,7 +155,7 @@ def contact_sheet(cluster, path, columns=8, side=112):
     from PIL import Image, ImageOps
 
     from .errors import ImageError
-    from .imaging import load_image
+    from .faces.imaging import load_image
 
     crops = []
     opened = {}
@@ -186,3 +181,20 @@ def contact_sheet(cluster, path, columns=8, side=112):
     except OSError as exc:
         raise FacegateError(f"{path}: cannot write the contact sheet ({exc.strerror or exc})") from None
     return path
+
+
+def clusters_of(source, model, threshold, warn):
+    """(faces, clusters) of a folder (encoded now; unreadable images said through `warn` and skipped) or of a
+    scan's --output file (its embeddings), clustered at `threshold`."""
+    from .faces.imaging import find_images
+
+    source = Path(source)
+    if source.is_dir():
+        faces, errors = faces_of_folder(find_images(source), model)
+        for result in errors:
+            warn(f"{result.path}: error: {result.error} (skipped)")
+    elif source.is_file():
+        faces = faces_of_results(source, model.name)
+    else:
+        raise FacegateError(f"{source}: no such folder or file")
+    return faces, cluster_faces(faces, threshold)

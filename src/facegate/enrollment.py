@@ -1,10 +1,27 @@
-"""Enrollment from photos, shared by `facegate enroll` and the service's enrollment desk (POST /people/NAME)."""
+"""Enrollment: photos, video frames and clusters into the database, for `facegate enroll` and the service's
+enrollment desk (POST /people/NAME). Every path commits through add_person."""
 import os
 from dataclasses import dataclass, field
 
-from .encoder import encode_images
-from .errors import ImageError, NoFaceError
-from .imaging import check_image
+import numpy as np
+
+from .db import transaction
+from .errors import FacegateError, ImageError, NoFaceError
+from .faces.imaging import check_image
+from .faces.pipeline import encode_images
+from .faces.quality import measure
+from .watch.tracking import Tracker
+from .watch.visits import MIN_EVIDENCE_SIDE
+
+CLUSTER_ENROLL_LIMIT = 20
+"""At most this many faces of a cluster are enrolled, those nearest its centre."""
+
+
+def add_person(location, name, embeddings, sources, model_name):
+    """Enroll `embeddings` of `name` (one per source) in one transaction; how many `name` has in all now."""
+    with transaction(location) as current:
+        current.add(name, embeddings, sources, model_name)
+        return current.name_counts()[name]
 
 
 @dataclass
@@ -64,10 +81,56 @@ def faces_with_border(path, model):
     look at a tight crop. Boxes are in the padded picture (enrollment needs only the embedding)."""
     import numpy as np
 
-    from .imaging import load_image
+    from .faces.imaging import load_image
 
     image = load_image(path)
     height, width = image.shape[:2]
     pad_y, pad_x = int(height * BORDER), int(width * BORDER)
     padded = np.pad(image, ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="edge")
     return model.faces_in_arrays([padded], assess_quality=True)[0]
+
+
+def video_frames_for_enrollment(frames, model, seconds, count):
+    """The best `count` frames of the person in view over `seconds` of `frames`, for enrolling from video:
+    [(embedding, score, box, time)], good frames in different poses. Only frames showing one face of good
+    quality count; the faces are followed, and the longest-seen face is the person (a passer-by or a scene
+    cut is another track, never mixed in)."""
+    tracker, candidates, first_time = Tracker(), {}, None
+    for frame in frames:
+        first_time = frame.time if first_time is None else first_time
+        if frame.time - first_time > seconds:
+            break
+        faces = model.detect(frame.image)
+        tracks, _ = tracker.update([face.box for face in faces], frame.time)
+        if len(faces) != 1 or min(faces[0].box[2:]) < MIN_EVIDENCE_SIDE:
+            continue
+        measures = measure(frame.image, faces[0])
+        if measures.problems():
+            continue
+        embedding = model.embed([model.crop(frame.image, faces[0])])[0]
+        candidates.setdefault(tracks[0].id, []).append((embedding, measures.score(), faces[0].box, frame.time))
+    if not candidates:
+        return []
+    return _diverse(max(candidates.values(), key=len), count)
+
+
+def _diverse(candidates, count):
+    """Greedy farthest-point choice among the better half of the candidates: different poses, good quality."""
+    if not candidates:
+        return []
+    ranked = sorted(candidates, key=lambda c: -c[1])[:max(count, len(candidates) // 2)]
+    chosen = [ranked[0]]
+    while len(chosen) < min(count, len(ranked)):
+        chosen_vectors = np.stack([c[0] for c in chosen])
+        gaps = [float(np.min(np.linalg.norm(chosen_vectors - c[0], axis=1))) for c in ranked]
+        chosen.append(ranked[int(np.argmax(gaps))])
+    return chosen
+
+
+def cluster_for_enrollment(clusters, number, source):
+    """The faces of cluster `number` to enroll (those nearest its centre, at most CLUSTER_ENROLL_LIMIT) and their
+    source names (path#box)."""
+    if number >= len(clusters):
+        raise FacegateError(f"{source}: there is no cluster {number} ({len(clusters)} cluster(s), numbered from 0)")
+    chosen = clusters[number][:CLUSTER_ENROLL_LIMIT]
+    return chosen, [f"{face.path}#{','.join(map(str, face.box))}" for face in chosen]

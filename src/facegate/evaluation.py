@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from .db import Database
-from .encoder import encode_images
+from .faces.pipeline import encode_images
 from .errors import FacegateError
-from .imaging import find_images
+from .faces.imaging import find_images
 from .matching import Gallery, distance_to_enrolled, nearest
 
 FAR_TARGETS = (0.01, 0.001)
@@ -337,7 +337,7 @@ class VisitFrames:
 def decide_visit(frames, gallery, threshold, claim=None, spacing=0.1):
     """The visits.Decision of a visit whose frames arrive `spacing` seconds apart, decided after each frame as
     `facegate watch` decides; None when the frames end first."""
-    from .visits import Visit
+    from .watch.visits import Visit
 
     visit = Visit(0.0)
     for index, (embedding, score) in enumerate(zip(frames.embeddings, frames.scores)):
@@ -412,7 +412,7 @@ def evaluate_visits(visits, gallery, threshold):
 
 def _template_distance(frames, gallery):
     """The distance of a visit's whole template (all its best frames) to the nearest person of `gallery`."""
-    from .visits import Visit
+    from .watch.visits import Visit
 
     visit = Visit(0.0)
     for embedding, score in zip(frames.embeddings, frames.scores):

@@ -1,7 +1,28 @@
-"""Durable file writes, shared by the database and the cache of converted networks."""
+"""The files facegate keeps: where they live (FACEGATE_HOME), durable writes, and embeddings as text."""
+import base64
 import contextlib
 import os
 import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def facegate_home():
+    """$FACEGATE_HOME, else None (then the XDG user directories apply)."""
+    home = os.environ.get("FACEGATE_HOME")
+    return Path(home).expanduser() if home else None
+
+
+def vectors_to_text(vectors):
+    """Embeddings (any shape) as they are written in JSON files (exports, a scan's --output): base64 of
+    little-endian float32."""
+    return base64.b64encode(np.ascontiguousarray(vectors, "<f4").tobytes()).decode("ascii")
+
+
+def vectors_from_text(text):
+    """The float32 values written by vectors_to_text, flat; ValueError or TypeError when it is not base64."""
+    return np.frombuffer(base64.b64decode(text, validate=True), "<f4").astype(np.float32)
 
 
 def write_atomically(target, data):

@@ -1,23 +1,14 @@
 """The JSON records facegate answers with, shared by the command line and the HTTP service."""
-from .matching import nearest
+from .files import vectors_to_text
 
 
 def rounded(value):
     return None if value is None else round(float(value), 6)
 
 
-def match_faces(result, gallery, limit):
-    """The nearest enrolled person (a Match) for each face of an ImageFaces result."""
-    if not result.faces:
-        return []
-    return nearest([face.embedding for face in result.faces], gallery, limit)
-
-
 def image_record(result, matches, model_name=None):
     """identify / scan: every face of one image with its box, confidence, identity (None: unknown), distance.
     With `model_name` (a scan's --output file) also each face's embedding, what `cluster` reads back."""
-    from .clustering import encode_embedding
-
     faces = []
     for face, match in zip(result.faces, matches):
         faces.append({
@@ -27,7 +18,7 @@ def image_record(result, matches, model_name=None):
             "distance": rounded(match.distance) if match else None,
         })
         if model_name:
-            faces[-1]["embedding"] = encode_embedding(face.embedding)
+            faces[-1]["embedding"] = vectors_to_text(face.embedding)
     record = {"path": result.path, "faces": faces, "error": result.error}
     return {**record, "model": model_name} if model_name else record
 

@@ -1,17 +1,16 @@
 """Export (backup) and import of a database of either kind: one portable file, a JSON header line naming the
 format, its version and the sha256 of the body, then the body, a JSON document with the same fields as a folder
 database's index and the embeddings as base64 of little-endian float32."""
-import base64
 import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import DatabaseError
-from ..files import write_atomically
-from .folder import MAX_INDEX_BYTES, _validated
+from ..files import vectors_from_text, vectors_to_text, write_atomically
+from .base import Database, validated
+from .folder import MAX_INDEX_BYTES
 
 EXPORT_FORMAT = "facegate-export"
 EXPORT_VERSION = 1
@@ -24,7 +23,7 @@ def export_database(database, target):
         "embedding_size": int(database.embeddings.shape[1]) if database.model else None,
         "threshold": database.threshold,
         "entries": [asdict(entry) for entry in database.entries],
-        "embeddings": base64.b64encode(np.ascontiguousarray(database.embeddings, "<f4").tobytes()).decode("ascii"),
+        "embeddings": vectors_to_text(database.embeddings),
     }
     body_bytes = json.dumps(body, ensure_ascii=False).encode("utf-8")
     header = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "sha256": hashlib.sha256(body_bytes).hexdigest()}
@@ -57,12 +56,11 @@ def read_export(source):
         raise DatabaseError(f"{source}: damaged export (sha256 does not match its header)")
     try:
         body = json.loads(body_bytes.decode("utf-8"))
-        raw = base64.b64decode(body["embeddings"], validate=True)
+        values = vectors_from_text(body["embeddings"])
         size = body["embedding_size"] or 0
         rows = len(body["entries"])
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise DatabaseError(f"{source}: damaged export ({exc})") from None
-    if not isinstance(size, int) or len(raw) != rows * size * 4:
-        raise DatabaseError(f"{source}: damaged export ({len(raw)} bytes of embeddings for {rows} entries)")
-    embeddings = np.frombuffer(raw, "<f4").astype(np.float32).reshape(rows, size)
-    return _validated(source, source, body, embeddings)
+    if not isinstance(size, int) or len(values) != rows * size:
+        raise DatabaseError(f"{source}: damaged export ({4 * len(values)} bytes of embeddings for {rows} entries)")
+    return Database(source, *validated(source, body, values.reshape(rows, size)))

@@ -16,30 +16,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from .folder import SCHEMA_VERSION, Database, _check_vectors, _validated, check_name
 from ..errors import DatabaseError, UnknownIdentityError
-from ..models import MODELS
+from ..networks.models import MODELS
+from .base import SCHEMA_VERSION, STORES, Database, Store, check_name, validated
+from .location import PgLocation
 
 LOCK_KEY = 0x66616365676174  # 'facegat': the advisory lock every facegate writer of a database takes
 CONNECT_TIMEOUT_S = 10
-
-
-class PgLocation(str):
-    """A PostgreSQL database's location: reads as the URL without its password; `.url` is the full one."""
-
-    def __new__(cls, url):
-        parts = urllib.parse.urlsplit(str(getattr(url, "url", url)))
-        netloc = parts.hostname or ""
-        if parts.username:
-            netloc = f"{parts.username}@{netloc}"
-        if parts.port:
-            netloc = f"{netloc}:{parts.port}"
-        query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith("password="))
-        shown = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-        location = super().__new__(cls, shown)
-        location.url = str(getattr(url, "url", url))
-        location.host = parts.hostname or dict(urllib.parse.parse_qsl(parts.query)).get("host", "localhost")
-        return location
 
 
 SCHEMA = """
@@ -68,7 +51,6 @@ CREATE TABLE IF NOT EXISTS facegate_access_log (
 );
 CREATE INDEX IF NOT EXISTS facegate_access_log_time ON facegate_access_log (time);
 """
-LOG_COLUMNS = ("time", "door", "command", "claim", "identity", "distance", "threshold", "decision", "picture_sha256")
 
 
 @contextlib.contextmanager
@@ -143,6 +125,42 @@ def reading(location):
             raise DatabaseError(f"{location}: PostgreSQL error ({_reason(exc, location)})") from None
 
 
+class PostgresStore(Store):
+    """A database on a PostgreSQL server: rows read when asked for, changes committed as they were made."""
+
+    kind = "postgresql"
+
+    def load(self, location):
+        return load(location)
+
+    def transaction(self, location):
+        return transaction(location)
+
+    def save(self, database):
+        with connected(database.path) as connection:
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            database.commit(connection)
+
+    def change_stamp(self, location):
+        return version(location)
+
+    def gallery(self, database):
+        from .search import ServerGallery
+
+        return ServerGallery(database.path, database.model)
+
+    def search_index(self, location, kind=None):
+        from .search import hnsw_size, set_hnsw
+
+        if kind is not None:
+            set_hnsw(location, kind == "hnsw")
+        with connected(location) as connection:
+            return "hnsw" if hnsw_size(connection) is not None else "exact"
+
+
+STORES[PostgresStore.kind] = PostgresStore()
+
+
 def load(location, rows=False):
     """The database at `location` as a PostgresDatabase: its model and threshold, and with `rows` every row,
     validated (otherwise they are read when first asked for)."""
@@ -172,7 +190,7 @@ def transaction(location):
         database._connection = connection
         try:
             yield database
-            database._commit(connection)
+            database.commit(connection)
         finally:
             database._connection = None
 
@@ -279,12 +297,7 @@ class PostgresDatabase(Database):
         if other.entries:
             self._change(("add", list(other.entries), np.asarray(other.embeddings, np.float32)))
 
-    def save(self):
-        with connected(self.path) as connection:
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-            self._commit(connection)
-
-    def _commit(self, connection):
+    def commit(self, connection):
         """Write the changes (or every row, after a wholesale replacement) and count the version up."""
         size = MODELS[self.model].embedding_size if self.model else None
         connection.execute("UPDATE facegate_meta SET model = %s, embedding_size = %s, threshold = %s, "
@@ -308,9 +321,7 @@ def _read(connection, location):
         raise DatabaseError(f"{location}: embeddings of size {', '.join(map(str, sorted(sizes)))} in "
                             f"facegate_embeddings, where facegate_meta says {size}")
     embeddings = np.array([row[3] for row in rows], np.float32).reshape(len(rows), size or 0)
-    folder_like = _validated(location, location, record, embeddings)
-    return PostgresDatabase(location, folder_like.model, folder_like.threshold, folder_like.entries,
-                            folder_like.embeddings)
+    return PostgresDatabase(location, *validated(location, record, embeddings))
 
 
 def _rows_after(rows, change):
@@ -361,130 +372,3 @@ def _write_change(connection, change):
                                 "[" + ",".join(map(repr, vector.tolist())) + "]"))
 
 
-def append_log(location, entry, face=None):
-    """One access-log record into facegate_access_log (its own short transaction)."""
-    from datetime import datetime
-
-    from psycopg.types.json import Jsonb
-
-    values = [datetime.fromisoformat(entry["time"])] + [entry.get(column) for column in LOG_COLUMNS[1:]]
-    extra = {key: value for key, value in entry.items() if key not in LOG_COLUMNS}
-    with connected(location) as connection:
-        connection.execute(f"INSERT INTO facegate_access_log ({', '.join(LOG_COLUMNS)}, extra, face) "
-                           f"VALUES ({', '.join(['%s'] * len(LOG_COLUMNS))}, %s, %s)", (*values, Jsonb(extra), face))
-
-
-def read_log_table(location, since=None, name=None, door=None, decision=None):
-    """The records of facegate_access_log, oldest first, filtered as accesslog.read_log filters."""
-    conditions, values = [], []
-    for condition, value in (("time >= %s", since), ("(identity = %s OR claim = %s)", name), ("door = %s", door),
-                             ("decision = %s", decision)):
-        if value is not None:
-            conditions.append(condition)
-            values.extend([value] * condition.count("%s"))
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    with connected(location) as connection:
-        rows = connection.execute(f"SELECT {', '.join(LOG_COLUMNS)}, extra, face IS NOT NULL FROM facegate_access_log "
-                                  f"{where} ORDER BY time, id", values).fetchall()
-    for row in rows:
-        entry = dict(zip(LOG_COLUMNS, row))
-        entry["time"] = entry["time"].isoformat(timespec="milliseconds")
-        entry.update(row[len(LOG_COLUMNS)] or {})
-        if row[-1]:
-            entry["face"] = "in facegate_access_log"
-        yield entry
-
-
-def delete_log(location, condition, values):
-    """Delete the access-log records matching `condition`; how many."""
-    with connected(location) as connection:
-        return connection.execute(f"DELETE FROM facegate_access_log WHERE {condition}", values).rowcount
-
-
-class ServerGallery:
-    """The enrolled people as the server holds them: a claimed person's rows are read alone, and the nearest row
-    to a face is found by the server (`<->`, exact: no index approximates it). Every row read is validated as a
-    folder's; the distance that decides is computed here from the row, as for a folder database."""
-
-    def __init__(self, location, model):
-        self.location, self.model = PgLocation(location), model
-
-    def is_empty(self):
-        with reading(self.location) as connection:
-            return connection.execute("SELECT NOT EXISTS (SELECT 1 FROM facegate_embeddings)").fetchone()[0]
-
-    def check_model(self, model):
-        if self.model is not None and model is not None and self.model != model.name:
-            raise DatabaseError(f"the database holds {self.model} embeddings; this model is {model.name}")
-
-    def embeddings_of(self, identity):
-        """The (k, D) embeddings of exactly `identity`; UnknownIdentityError if none."""
-        with reading(self.location) as connection:
-            rows = connection.execute("SELECT embedding::real[] FROM facegate_embeddings WHERE name = %s ORDER BY id",
-                                      (identity,)).fetchall()
-        if not rows:
-            raise UnknownIdentityError(identity)
-        return self._checked([vector for (vector,) in rows])
-
-    def nearest_rows(self, encodings):
-        """[(name, embedding)] of the row nearest to each of `encodings` (F, D): the server's exact search, or its
-        HNSW index where `facegate index hnsw` built one (approximate: see docs/performance.md for its recall)."""
-        found = []
-        with reading(self.location) as connection:
-            size = hnsw_size(connection)
-            if size:
-                connection.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
-                order = f"embedding::vector({size}) <-> %s::vector({size})"
-            else:
-                order = "embedding <-> %s::vector, id"
-            for encoding in np.atleast_2d(encodings):
-                literal = "[" + ",".join(repr(float(v)) for v in encoding) + "]"
-                # the row is picked first and converted alone: converting in the ordered query converts every row
-                row = connection.execute("SELECT name, embedding::real[] FROM (SELECT name, embedding FROM "
-                                         f"facegate_embeddings ORDER BY {order} LIMIT 1) AS nearest",
-                                         (literal,)).fetchone()
-                if row is None:
-                    raise DatabaseError("the database is empty: enroll someone first")
-                found.append((row[0], self._checked([row[1]])[0]))
-        return found
-
-    def _checked(self, vectors):
-        size = MODELS[self.model].embedding_size if self.model in MODELS else None
-        embeddings = np.array(vectors, np.float32)
-        if size is not None and embeddings.shape[1] != size:
-            raise DatabaseError(f"{self.location}: a row of size {embeddings.shape[1]} where {self.model} has {size}")
-        _check_vectors(embeddings, self.location)
-        return embeddings
-
-
-HNSW_INDEX = "facegate_embeddings_hnsw"
-HNSW_EF_SEARCH = 1000
-"""Candidates an HNSW search keeps: pgvector's maximum (its default is 40). At a million rows only this reaches
-recall@1 >= 99% against exact search, at a third of its time (bench/pgvector, docs/performance.md)."""
-HNSW_BUILD_MEMORY = "2GB"
-"""The server memory an index build may use (for that build only): a million rows' graph fits."""
-
-
-def hnsw_size(connection):
-    """The embedding size the HNSW index was built for, or None when searches are exact."""
-    row = connection.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (HNSW_INDEX,)).fetchone()
-    if row is None:
-        return None
-    return int(row[0].split("::vector(")[1].split(")")[0])
-
-
-def set_hnsw(location, enabled):
-    """Build (`enabled`) or drop the HNSW index of the embeddings; returns whether searches are now approximate."""
-    with connected(location) as connection:
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-        if not enabled:
-            connection.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
-            return False
-        size = connection.execute("SELECT embedding_size FROM facegate_meta WHERE id = 1").fetchone()[0]
-        if size is None:
-            raise DatabaseError(f"{PgLocation(location)}: nothing enrolled yet: enroll first, then build the index")
-        # pgvector builds fast while the graph fits in maintenance_work_mem (about 1 kB a row here), slowly after
-        connection.execute(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
-        connection.execute(f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON facegate_embeddings "
-                           f"USING hnsw ((embedding::vector({size})) vector_l2_ops)")
-        return True

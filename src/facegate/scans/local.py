@@ -1,5 +1,5 @@
 """A scan encoded on this machine: decoding the next images in a thread while the networks run on all cores."""
-from ..encoder import iter_encoded
+from ..faces.pipeline import iter_encoded
 
 
 def encode_here(paths, model):

@@ -50,7 +50,7 @@ class _Worker:
     """One Ray actor: the model loaded once, `encode` a batch of paths at a time."""
 
     def __init__(self, model_name, threads):
-        from ..encoder import load_model
+        from ..faces.pipeline import load_model
 
         self.model = load_model(model_name, threads=threads)
 
@@ -58,7 +58,7 @@ class _Worker:
         return os.getpid()
 
     def encode(self, paths):
-        from ..encoder import iter_encoded
+        from ..faces.pipeline import iter_encoded
 
         return list(iter_encoded(paths, self.model))
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..networks.models import ONET_SIDE, RNET_SIDE
+
 MIN_FACE_SIDE = 20
 """Smallest face searched for, in pixels (mtcnn's min_face_size)."""
 PYRAMID_FACTOR = 0.709
 CELL_SIDE = 12
 """PNet sees 12x12 windows with a stride of 2 pixels."""
 CELL_STRIDE = 2
-RNET_SIDE, ONET_SIDE = 24, 48
-"""Side of the square patches RNet and ONet take (PNet takes any size)."""
 THRESHOLDS = (0.6, 0.7, 0.8)
 """Face scores a candidate must exceed after PNet, RNet and ONet."""
 NMS_PNET_SCALE, NMS_PNET, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7

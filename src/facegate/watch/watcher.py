@@ -6,12 +6,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from .annotate import label_for, save_annotated
-from .errors import DatabaseError, FacegateError, UnknownIdentityError
+from ..faces.annotate import label_for, save_annotated
+from ..errors import DatabaseError, FacegateError, UnknownIdentityError
 from .events import event_record
-from .quality import measure
+from ..faces.quality import measure
 from .tracking import Tracker
 from .visits import MIN_EVIDENCE_SIDE, Visit
 
@@ -149,40 +147,3 @@ def run(source, watcher):
         watcher.finish()
         watcher.summary.seconds = clock.monotonic() - started
     return watcher.summary
-
-
-def frame_faces_for_enrollment(frames, model, seconds, count):
-    """The best `count` frames of the person in view over `seconds` of `frames`, for enrolling from video:
-    [(embedding, score, box, time)], good frames in different poses. Only frames showing one face of good
-    quality count; the faces are followed, and the longest-seen face is the person (a passer-by or a scene
-    cut is another track, never mixed in)."""
-    tracker, candidates, first_time = Tracker(), {}, None
-    for frame in frames:
-        first_time = frame.time if first_time is None else first_time
-        if frame.time - first_time > seconds:
-            break
-        faces = model.detect(frame.image)
-        tracks, _ = tracker.update([face.box for face in faces], frame.time)
-        if len(faces) != 1 or min(faces[0].box[2:]) < MIN_EVIDENCE_SIDE:
-            continue
-        measures = measure(frame.image, faces[0])
-        if measures.problems():
-            continue
-        embedding = model.embed([model.crop(frame.image, faces[0])])[0]
-        candidates.setdefault(tracks[0].id, []).append((embedding, measures.score(), faces[0].box, frame.time))
-    if not candidates:
-        return []
-    return _diverse(max(candidates.values(), key=len), count)
-
-
-def _diverse(candidates, count):
-    """Greedy farthest-point choice among the better half of the candidates: different poses, good quality."""
-    if not candidates:
-        return []
-    ranked = sorted(candidates, key=lambda c: -c[1])[:max(count, len(candidates) // 2)]
-    chosen = [ranked[0]]
-    while len(chosen) < min(count, len(ranked)):
-        chosen_vectors = np.stack([c[0] for c in chosen])
-        gaps = [float(np.min(np.linalg.norm(chosen_vectors - c[0], axis=1))) for c in ranked]
-        chosen.append(ranked[int(np.argmax(gaps))])
-    return chosen

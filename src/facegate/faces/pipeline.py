@@ -7,9 +7,9 @@ import numpy as np
 from PIL import Image
 
 from .alignment import aligned_crop
-from .errors import ImageError, MultipleFacesError, NoFaceError
+from ..errors import ImageError, MultipleFacesError, NoFaceError
 from .imaging import load_image
-from .models import DEFAULT_MODEL, model_spec
+from ..networks.models import DEFAULT_MODEL, model_spec
 from .quality import quality_problems
 
 MIN_CONFIDENCE = 0.95
@@ -263,9 +263,9 @@ def img_to_encoding(image_path, model, require_single=False):
 def load_model(name=DEFAULT_MODEL, weights=None, threads=None):
     """The detector and embedding network `name`, as converted files from the cache (made on first use), each
     network running on `threads` threads (default: every core)."""
-    from .conversion import detector_network_paths, embedding_network_path
+    from ..networks.conversion import detector_network_paths, embedding_network_path
     from .detection import PNET_KEPT_ELEMENTS, Detector
-    from .runtime import Network
+    from ..networks.runtime import Network
 
     spec = model_spec(name)
     network = Network(embedding_network_path(spec, weights), threads)

@@ -7,14 +7,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from .errors import ModelError
+from ..errors import ModelError
+from ..files import facegate_home
 from .models import FACENET128_SDIST, FACENET128_SDIST_MEMBER, FACENET128_SDIST_SHA256
-
-
-def facegate_home():
-    """$FACEGATE_HOME, else None (then the XDG user directories apply)."""
-    home = os.environ.get("FACEGATE_HOME")
-    return Path(home).expanduser() if home else None
 
 
 def cache_dir():

@@ -14,9 +14,9 @@ import json
 import os
 from pathlib import Path
 
-from .errors import FacegateError
-from .files import write_atomically
-from .records import CSV_HEADER, csv_rows
+from ..errors import FacegateError
+from ..files import write_atomically
+from ..records import CSV_HEADER, csv_rows
 
 CSV_FILE_HEADER = CSV_HEADER + ["faces", "size", "mtime_ns"]
 

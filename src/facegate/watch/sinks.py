@@ -1,7 +1,7 @@
-"""What `facegate watch` tells the world: one event record per decision, and the places it goes.
-
-Every sink but the printer works in a background thread behind a bounded queue, so a slow door script, web
-server or broker never holds up the frame loop; what cannot be delivered is said on stderr in one line."""
+"""Where watch's events go besides the printer: the door command, a webhook, an MQTT topic. Each sink is a Sink
+(one base: receive a record, close); the slow ones work in a background thread behind a bounded queue, so a slow
+door script, web server or broker never holds up the frame loop; what cannot be delivered is said on stderr in
+one line. A new sink is a Sink subclass added to the list Dispatcher builds (events.py)."""
 import json
 import os
 import queue
@@ -11,31 +11,35 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
 
-from .errors import FacegateError, printable
-from .records import rounded
+from ..errors import FacegateError, printable
 
 QUEUE_LIMIT = 100
 """Events waiting for one slow sink; past this the oldest are dropped (and said so)."""
 
 
-def event_record(event, track, identity, distance, threshold, frames, time, box, source, claim=None, opens=False):
-    """The JSON contract of watch's events (README, 'Watching a camera')."""
-    record = {"event": event, "track": track, "identity": identity, "distance": rounded(distance),
-              "threshold": threshold, "frames": frames, "time": round(float(time), 3),
-              "wall_time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-              "box": [int(v) for v in box], "source": source, "opens": bool(opens)}
-    if claim is not None:
-        record["claim"] = claim
-    return record
+class Sink:
+    """Receives event records. `wants(record)` says which (default: all); `close(timeout)` delivers what is
+    still queued, for up to `timeout` seconds, then stops."""
+
+    close_timeout = 5.0
+
+    def wants(self, record):
+        return True
+
+    def __call__(self, record):
+        raise NotImplementedError
+
+    def close(self):
+        pass
 
 
-class Background:
-    """A daemon thread that handles records one at a time from a bounded queue (see QUEUE_LIMIT)."""
+class Background(Sink):
+    """A sink run by a daemon thread that handles records one at a time from a bounded queue (see QUEUE_LIMIT)."""
 
-    def __init__(self, name, handle, warn):
-        self.name, self.handle, self.warn = name, handle, warn
+    def __init__(self, name, handle, warn, close_timeout=5.0, wants=None):
+        self.name, self.handle, self.warn, self.close_timeout = name, handle, warn, close_timeout
+        self._wants = wants or (lambda record: True)
         self._queue = queue.Queue(QUEUE_LIMIT)
         self._thread = threading.Thread(target=self._run, name=f"facegate-{name}", daemon=True)
         self._thread.start()
@@ -62,10 +66,13 @@ class Background:
             except Exception as exc:  # noqa: BLE001 - a sink's failure is reported, never fatal to the loop
                 self.warn(f"{self.name}: {printable(exc)}")
 
-    def close(self, timeout):
-        """Deliver what is queued (for up to `timeout` seconds), then stop."""
+    def wants(self, record):
+        return self._wants(record)
+
+    def close(self):
+        """Deliver what is queued (for up to close_timeout seconds), then stop."""
         self(None)
-        self._thread.join(timeout)
+        self._thread.join(self.close_timeout)
 
 
 class CommandHook:
@@ -118,7 +125,7 @@ class Webhook:
             self.warn(f"--webhook {self.url}: {getattr(exc, 'reason', exc)}")
 
 
-class MqttPublisher:
+class MqttPublisher(Sink):
     """--mqtt mqtt://[USER:PASSWORD@]HOST[:PORT]/TOPIC: publish each event (QoS 1) with paho-mqtt, which
     connects and reconnects in its own thread."""
 
@@ -153,10 +160,10 @@ class MqttPublisher:
         else:
             self.warn(f"--mqtt {self.where}: an event was dropped (broker unreachable, {QUEUE_LIMIT} waiting)")
 
-    def close(self, timeout):
+    def close(self):
         for info in self._pending:
             try:
-                info.wait_for_publish(timeout)
+                info.wait_for_publish(self.close_timeout)
             except (RuntimeError, ValueError):
                 pass
         unsent = sum(1 for info in self._pending if not info.is_published())
@@ -166,65 +173,16 @@ class MqttPublisher:
         self.client.loop_stop()
 
 
-class Dispatcher:
-    """Where each event goes: `show` (the printer) at once, then the door command (events that open only), the
-    webhook and the MQTT topic, each in the background."""
-
-    def __init__(self, show, warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None, access_log=None):
-        self.show, self.hook_timeout, self.warn, self.access_log = show, hook_timeout, warn, access_log
-        self.hook = Background("--on-match", CommandHook(on_match, hook_timeout, warn), warn) if on_match else None
-        self.webhook = Background("--webhook", Webhook(webhook, 5.0, warn), warn) if webhook else None
-        self.mqtt = MqttPublisher(mqtt, warn) if mqtt else None
-
-    def __call__(self, record, frame=None):
-        if self.access_log is not None and record["event"] != "left":
-            self._log(record, frame)
-        self.show(record)
-        if self.hook and record["opens"]:
-            self.hook(record)
-        if self.webhook:
-            self.webhook(record)
-        if self.mqtt:
-            self.mqtt(record)
-
-    def _log(self, record, frame):
-        """The decision into the access log first; one that cannot be logged under --require-log opens nothing."""
-        from PIL import Image
-
-        from .accesslog import LogError
-
-        face = None
-        if frame is not None and self.access_log.faces:
-            x, y, w, h = record["box"]
-            face = Image.fromarray(frame.image[y:y + h, x:x + w])
-        try:
-            self.access_log.record("watch", record["event"], identity=record["identity"], claim=record.get("claim"),
-                                   distance=record["distance"], threshold=record["threshold"],
-                                   picture=frame.image.tobytes() if frame is not None else None, face=face,
-                                   source=record["source"], track=record["track"])
-        except LogError as exc:
-            record["opens"] = False
-            self.warn(str(exc))
-
-    def close(self):
-        """Deliver what is still queued (a door command may take its whole timeout), then stop."""
-        if self.hook:
-            self.hook.close(self.hook_timeout + 1)
-        if self.webhook:
-            self.webhook.close(6.0)
-        if self.mqtt:
-            self.mqtt.close(5.0)
 
 
-class Cooldown:
-    """--cooldown: one opening per person per `seconds` (on the source's clock)."""
-
-    def __init__(self, seconds):
-        self.seconds, self._last = seconds, {}
-
-    def allows(self, identity, time):
-        last = self._last.get(identity)
-        if last is not None and time - last < self.seconds:
-            return False
-        self._last[identity] = time
-        return True
+def sinks_for(warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None):
+    """The sinks a watch's options ask for: the door command (events that open only), the webhook, MQTT."""
+    sinks = []
+    if on_match:
+        sinks.append(Background("--on-match", CommandHook(on_match, hook_timeout, warn), warn, hook_timeout + 1,
+                                wants=lambda record: record["opens"]))
+    if webhook:
+        sinks.append(Background("--webhook", Webhook(webhook, 5.0, warn), warn, 6.0))
+    if mqtt:
+        sinks.append(MqttPublisher(mqtt, warn))
+    return sinks

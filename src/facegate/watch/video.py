@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FacegateError
+from ..errors import FacegateError
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")      # OpenCV's and FFmpeg's own chatter stays off the terminal;
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # problems reach the user as facegate's one-line messages

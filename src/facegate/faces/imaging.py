@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from ..errors import ImageError
 
 MAX_PIXELS = 100_000_000
 """Larger images are refused (decompression bombs); a 100-megapixel photo is far beyond any camera need."""

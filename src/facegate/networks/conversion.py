@@ -8,9 +8,9 @@ import os
 import tempfile
 from importlib import metadata
 
-from .detection import ONET_SIDE, RNET_SIDE
-from .errors import ModelError
-from .files import write_atomically
+from ..errors import ModelError
+from ..files import write_atomically
+from .models import ONET_SIDE, RNET_SIDE
 from .quiet import import_tensorflow, silenced_stderr
 from .weights import cache_dir, say, sha256_of, weights_path
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import FacegateError
+from ..errors import FacegateError
 
 COLOURS = {"match": (40, 200, 60), "unknown": (230, 50, 40), "ambiguous": (250, 160, 0), "pending": (200, 200, 200)}
 
@@ -52,3 +52,10 @@ def faces_of_matches(result, matches):
         faces.append((face.box, label_for(match.identity if match else None, match.distance if match else None,
                                           state), state))
     return faces
+
+
+def save_annotated_result(result, matches, target):
+    """Write an encoded picture (ImageFaces) with its faces boxed and named (decoded again: annotation is opt-in)."""
+    from .imaging import load_image
+
+    save_annotated(load_image(result.path), faces_of_matches(result, matches), target)

@@ -1,0 +1,41 @@
+"""The access log's interface: each kind of database keeps its log in a LogStore of the same kind."""
+from ..errors import FacegateError
+
+LOGS = {}
+"""{location kind: its LogStore class}: filled by folder.py and table.py."""
+
+
+class LogError(FacegateError):
+    """The access log cannot be written or read."""
+
+
+class LogStore:
+    """Where the decisions of the database at `location` are kept."""
+
+    kind = None
+
+    def __init__(self, location):
+        self.location = location
+
+    def append(self, entry, moment, face=None):
+        """Append one record (a dict); `face`, a PIL image of the face crop, is kept with it. LogError if it fails."""
+        raise NotImplementedError
+
+    def read(self, since=None, name=None, door=None, decision=None):
+        """The records, oldest first, filtered: since (an aware datetime), name (claimed or identified), door,
+        decision."""
+        raise NotImplementedError
+
+    def delete_older(self, cutoff):
+        """Drop the records (and face crops) older than the aware datetime `cutoff`; how many."""
+        raise NotImplementedError
+
+    def purge(self, name):
+        """Drop every record that names `name`, claimed or identified; how many."""
+        raise NotImplementedError
+
+
+def matches_filters(entry, moment, since, name, door, decision):
+    """Whether a record passes read()'s filters (`moment`: its time as a datetime)."""
+    return ((since is None or moment >= since) and (name is None or name in (entry.get("identity"), entry.get("claim")))
+            and (door is None or entry.get("door") == door) and (decision is None or entry.get("decision") == decision))

@@ -1,0 +1,137 @@
+"""The access log of a folder database `DB/`, kept in `DB.log/`: `access.jsonl` (one JSON object per decision,
+each line written with one append and fsynced, so concurrent writers never interleave and a crash loses at most
+the line being written), rotated to `access-<UTC time>.jsonl` past ROTATE_BYTES, face crops under `faces/<day>/`."""
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..files import write_atomically
+from .base import LOGS, LogError, LogStore, matches_filters
+
+ROTATE_BYTES = 64 * 1024 * 1024
+"""A log file past this size is renamed aside and a new one begun."""
+
+
+def log_folder(db_path):
+    """Where the log of the database folder `db_path` is kept: `DB.log/` beside it."""
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.name + ".log")
+
+
+class FolderLog(LogStore):
+    """JSON lines beside the database folder."""
+
+    kind = "folder"
+
+    def append(self, entry, moment, face=None):
+        folder = log_folder(self.location)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if face is not None:
+                entry["face"] = _save_face(folder, moment, face)
+            _append_line(folder / "access.jsonl", json.dumps(entry, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise LogError(f"{folder}: cannot write the access log ({exc.strerror or exc})") from None
+
+    def read(self, since=None, name=None, door=None, decision=None):
+        for path in log_files(self.location):
+            try:
+                handle = open(path, encoding="utf-8", errors="replace")
+            except OSError as exc:
+                raise LogError(f"{path}: cannot read the access log ({exc.strerror or exc})") from None
+            with handle:
+                for line in handle:
+                    try:
+                        entry = json.loads(line)
+                        moment = datetime.fromisoformat(entry["time"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    if matches_filters(entry, moment, since, name, door, decision):
+                        yield entry
+
+    def delete_older(self, cutoff):
+        return self._rewrite_all(lambda entry: _older(entry, cutoff))
+
+    def purge(self, name):
+        return self._rewrite_all(lambda entry: name in (entry.get("identity"), entry.get("claim")))
+
+    def _rewrite_all(self, drop):
+        folder = log_folder(self.location)
+        if not folder.is_dir():
+            return 0
+        try:
+            with _locked(folder):
+                return sum(_rewrite(path, drop, folder) for path in log_files(self.location))
+        except OSError as exc:
+            raise LogError(f"{folder}: cannot rewrite the access log ({exc.strerror or exc})") from None
+
+
+LOGS[FolderLog.kind] = FolderLog
+
+
+def _save_face(folder, moment, face):
+    relative = Path("faces") / moment.strftime("%Y-%m-%d") / f"{moment.strftime('%H%M%S-%f')}-{os.getpid()}.jpg"
+    (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+    face.save(folder / relative, quality=90)
+    return relative.as_posix()
+
+
+def _locked(folder):
+    """The log's lock: appends, rotation and rewrites (prune, purge) take it, so none of them loses a line."""
+    from filelock import FileLock
+
+    return FileLock(str(folder / ".lock"), timeout=30)
+
+
+def _append_line(path, line):
+    """One write with O_APPEND, fsynced, under the log's lock; the file is rotated when large."""
+    data = line.encode("utf-8")
+    with _locked(path.parent):
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(descriptor, data)
+            os.fsync(descriptor)
+            size = os.fstat(descriptor).st_size
+        finally:
+            os.close(descriptor)
+        if size > ROTATE_BYTES:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            os.rename(path, path.with_name(f"access-{stamp}.jsonl"))
+
+
+def log_files(db_path):
+    """The log's files, oldest first (rotated ones, then the current one)."""
+    folder = log_folder(db_path)
+    rotated = sorted(folder.glob("access-*.jsonl"))
+    current = folder / "access.jsonl"
+    return rotated + ([current] if current.exists() else [])
+
+
+def _older(entry, cutoff):
+    try:
+        return datetime.fromisoformat(entry["time"]) < cutoff
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def _rewrite(path, drop, folder):
+    """Rewrite one log file without the records `drop(entry)` selects (and their face crops); how many."""
+    kept, removed = [], 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if isinstance(entry, dict) and drop(entry):
+            removed += 1
+            if entry.get("face"):
+                (folder / entry["face"]).unlink(missing_ok=True)
+        else:
+            kept.append(line)
+    if removed:
+        if kept or path.name == "access.jsonl":
+            write_atomically(path, "".join(kept).encode("utf-8"))
+        else:
+            path.unlink()
+    return removed

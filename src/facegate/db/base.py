@@ -1,0 +1,265 @@
+"""The enrollment database's interface, what every kind shares, and the choice of kind.
+
+A Database holds enrolled rows (an Entry and a unit embedding each) under one model and threshold; it is read and
+committed by the store of its location's kind (folder.py, postgres.py), chosen once by store_of(location)."""
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+import numpy as np
+
+from ..errors import DatabaseError, UnknownIdentityError
+from ..networks.models import MODELS
+from .location import database_location
+
+SCHEMA_VERSION = 1
+MAX_NAME_LENGTH = 128
+NORM_TOLERANCE = 1e-3
+
+STORES = {}
+"""{location kind: its store}: filled by folder.py and postgres.py (see Store)."""
+
+
+class Store:
+    """How one kind of database is read and written. Each kind's module registers one in STORES."""
+
+    kind = None
+
+    def load(self, location):
+        """The database at `location` as it is now (an empty one if nothing is there yet)."""
+        raise NotImplementedError
+
+    def transaction(self, location):
+        """A with-block: lock, load fresh, yield the database, commit its changes if the block succeeds."""
+        raise NotImplementedError
+
+    def save(self, database):
+        """Commit `database` to its location."""
+        raise NotImplementedError
+
+    def change_stamp(self, location):
+        """A value that changes whenever the database does (what a running service or watch compares)."""
+        raise NotImplementedError
+
+    def gallery(self, database):
+        """What decisions ask (matching): the enrolled rows, or a server that searches them."""
+        raise NotImplementedError
+
+    def search_index(self, location, kind=None):
+        """Set (kind 'exact' or 'hnsw') and say how identify searches: 'exact' or 'hnsw'."""
+        raise DatabaseError(f"{location}: a folder database always searches exactly; indexes are for "
+                            "PostgreSQL databases")
+
+
+def store_of(location):
+    """The store for `location` (a folder path, a postgresql:// URL or a location; None: the default) and the
+    location as a FolderLocation or PgLocation."""
+    location = database_location(location)
+    return STORES[location.kind], location
+
+
+def transaction(location=None):
+    """Lock the database, load it fresh, and commit the block's changes if it ends without an exception."""
+    store, location = store_of(location)
+    return store.transaction(location)
+
+
+def change_stamp(location):
+    """What changes whenever the database at `location` does."""
+    store, location = store_of(location)
+    return store.change_stamp(location)
+
+
+def check_name(name):
+    """A person's name as stored: non-empty, at most 128 characters, no control characters or edge spaces."""
+    if not isinstance(name, str) or not name or name != name.strip():
+        raise DatabaseError(f"invalid name {name!r}: it must be non-empty without leading or trailing spaces")
+    if len(name) > MAX_NAME_LENGTH:
+        raise DatabaseError(f"invalid name: longer than {MAX_NAME_LENGTH} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise DatabaseError(f"invalid name {name!r}: it contains control characters")
+    return name
+
+
+def check_threshold(value):
+    """A distance threshold: a finite number in (0, 2], the range of L2 distances between unit vectors."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise DatabaseError(f"invalid threshold {value!r}: not a number") from None
+    if not (0.0 < value <= 2.0):
+        raise DatabaseError(f"invalid threshold {value}: it must be in (0, 2]")
+    return value
+
+
+def check_vectors(embeddings, where):
+    """Embeddings read or about to be written: finite unit vectors, else DatabaseError naming `where`."""
+    if not np.isfinite(embeddings).all():
+        raise DatabaseError(f"{where}: embeddings contain NaN or infinity")
+    norms = np.linalg.norm(embeddings, axis=1)
+    if len(norms) and not np.all(np.abs(norms - 1.0) <= NORM_TOLERANCE):
+        raise DatabaseError(f"{where}: embeddings are not unit vectors")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One enrolled embedding: whose it is, the photo it came from, and when (UTC, ISO 8601)."""
+
+    name: str
+    source: str
+    enrolled_at: str
+
+
+class Database:
+    """Enrolled people and their embeddings; rows of `embeddings` match `entries` one to one. Made directly, it
+    holds its rows in memory (an export's contents, a new folder database); Database.load reads one."""
+
+    def __init__(self, path, model=None, threshold=None, entries=(), embeddings=None):
+        self.path = database_location(path)
+        self.model = model
+        self.threshold = threshold
+        self.entries = list(entries)
+        size = MODELS[model].embedding_size if model else 0
+        self.embeddings = np.zeros((0, size), np.float32) if embeddings is None else embeddings
+
+    @classmethod
+    def load(cls, path=None):
+        """The database at `path` (default location if None; a folder, or a postgresql:// URL); an empty one if
+        nothing is there yet."""
+        store, location = store_of(path)
+        return store.load(location)
+
+    def save(self):
+        """Commit to the database's location (a folder: atomically)."""
+        store_of(self.path)[0].save(self)
+
+    def gallery(self):
+        """What decisions ask (see matching.Gallery.of)."""
+        return store_of(self.path)[0].gallery(self)
+
+    def __len__(self):
+        return len(self.entries)
+
+    def name_counts(self):
+        """{name: how many embeddings}, without reading the embeddings where they live on a server."""
+        counts = {}
+        for entry in self.entries:
+            counts[entry.name] = counts.get(entry.name, 0) + 1
+        return counts
+
+    @property
+    def row_names(self):
+        return [entry.name for entry in self.entries]
+
+    def people(self):
+        """Each enrolled name with its entries, in name order."""
+        people = {}
+        for entry in self.entries:
+            people.setdefault(entry.name, []).append(entry)
+        return dict(sorted(people.items()))
+
+    def check_model(self, model_name):
+        if self.model is not None and self.model != model_name:
+            raise DatabaseError(
+                f"{self.path}: this database holds {self.model} embeddings; it cannot be used with {model_name}"
+            )
+
+    def add(self, name, embeddings, sources, model_name):
+        """Enroll `embeddings` (k, D) of `name`, one per source photo."""
+        self._append(*self._new_rows(name, embeddings, sources, model_name), model_name)
+
+    def _new_rows(self, name, embeddings, sources, model_name):
+        """(entries, embeddings) to enroll for `name`, checked against the database's model."""
+        check_name(name)
+        self.check_model(model_name)
+        embeddings = np.asarray(embeddings, np.float32).reshape(len(sources), -1)
+        if embeddings.shape[1] != MODELS[model_name].embedding_size:
+            raise DatabaseError(f"embeddings of size {embeddings.shape[1]} do not fit {model_name}")
+        check_vectors(embeddings, self.path)
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return [Entry(name, str(source), now) for source in sources], embeddings
+
+    def _append(self, entries, embeddings, model_name):
+        """Add rows already checked (model included), adopting `model_name` if the database has none yet."""
+        if self.model is None:
+            self.model = model_name
+            self.embeddings = np.zeros((0, embeddings.shape[1]), np.float32)
+        self.entries.extend(entries)
+        self.embeddings = np.concatenate([self.embeddings, embeddings])
+
+    def remove(self, name):
+        """Forget every embedding of `name`; returns how many there were."""
+        keep = [i for i, entry in enumerate(self.entries) if entry.name != name]
+        removed = len(self.entries) - len(keep)
+        if not removed:
+            raise UnknownIdentityError(name)
+        self.entries = [self.entries[i] for i in keep]
+        self.embeddings = self.embeddings[keep]
+        return removed
+
+    def rename(self, old, new):
+        """Give every embedding of `old` the name `new`, which must not be enrolled yet."""
+        check_name(new)
+        if old not in self.row_names:
+            raise UnknownIdentityError(old)
+        if new in self.row_names:
+            raise DatabaseError(f"{new!r} is already enrolled")
+        self.entries = [replace(entry, name=new) if entry.name == old else entry for entry in self.entries]
+
+    def absorb(self, other, replace=False):
+        """Take `other`'s people (an imported database): in place of ours with `replace`, else beside them.
+
+        Merging keeps our threshold unless we have none."""
+        if replace:
+            self.model, self.threshold = other.model, other.threshold
+            self.entries, self.embeddings = list(other.entries), other.embeddings.copy()
+            return
+        if not other.entries:
+            return
+        self.check_model(other.model)
+        self._append(other.entries, other.embeddings, other.model)
+        if self.threshold is None:
+            self.threshold = other.threshold
+
+    def set_threshold(self, value):
+        self.threshold = None if value is None else check_threshold(value)
+
+
+def validated(where, record, embeddings):
+    """(model, threshold, entries, embeddings) of a record holding a model, embedding size, threshold and entries,
+    and its (N, D) embeddings, after checking that each part is well-formed and that they fit together. `where`
+    names the source in messages. Every kind reads its rows through this, as an export does."""
+    try:
+        model = record["model"]
+        threshold = record["threshold"]
+        entries = [Entry(**{k: e[k] for k in ("name", "source", "enrolled_at")}) for e in record["entries"]]
+    except (KeyError, TypeError) as exc:
+        raise DatabaseError(f"{where}: damaged database (missing or malformed {exc})") from None
+    if model is not None and (not isinstance(model, str) or model not in MODELS):
+        raise DatabaseError(f"{where}: unknown model {model!r}")
+    if model is None and entries:
+        raise DatabaseError(f"{where}: entries without a model")
+    expected_size = MODELS[model].embedding_size if model else None
+    if record.get("embedding_size") != expected_size:
+        raise DatabaseError(f"{where}: embedding size {record.get('embedding_size')!r} does not fit {model}")
+    if threshold is not None:
+        try:
+            threshold = check_threshold(threshold)
+        except DatabaseError as exc:
+            raise DatabaseError(f"{where}: {exc}") from None
+    for entry in entries:
+        if not all(isinstance(v, str) for v in (entry.name, entry.source, entry.enrolled_at)):
+            raise DatabaseError(f"{where}: damaged entry {entry}")
+        try:
+            check_name(entry.name)
+        except DatabaseError as exc:
+            raise DatabaseError(f"{where}: {exc}") from None
+    if embeddings.shape != (len(entries), expected_size or embeddings.shape[1]) or (
+        model is None and embeddings.size
+    ):
+        raise DatabaseError(
+            f"{where}: {embeddings.shape[0]}x{embeddings.shape[1]} embeddings "
+            f"do not match {len(entries)} entries of size {expected_size}"
+        )
+    check_vectors(embeddings, where)
+    return model, threshold, entries, embeddings
