@@ -26,10 +26,12 @@ def call(url, data=None, content_type="image/jpeg", token=None, method=None):
         return error.code, json.loads(error.read())
 
 
-def start_service(db, *options, token=None):
-    """`facegate serve` on a free loopback port, once its /health answers: (base URL, process)."""
+def start_service(db, *options, token=None, global_options=()):
+    """`facegate serve` on a free loopback port, once its /health answers: (base URL, process). `global_options`
+    go before the command (e.g. --log-faces)."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "facegate", "--db", str(db), "serve", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "facegate", "--db", str(db), *global_options, "serve",
+                                "--port", str(port),
                                 *map(str, options)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300

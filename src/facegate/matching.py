@@ -96,7 +96,7 @@ def verify_encoding(encoding, identity, gallery, threshold):
 def verify_main_face(image_path, identity, gallery, model, threshold, require_single_face=False):
     """(dist, door_open, face_count, face): the image's main face against exactly `identity`.
 
-    The main face is the largest, or the most central of faces about as large (encoder.main_face_first). An
+    The main face is the largest, or the most central of faces about as large (faces.pipeline.main_face_first). An
     unknown name is refused before the image is looked at; with `require_single_face`, an image showing
     several faces raises MultipleFacesError instead of deciding on the main one."""
     from .faces.pipeline import main_face

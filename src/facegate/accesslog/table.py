@@ -3,7 +3,7 @@ db/postgres.py), shared by every door; face crops as JPEG bytes in the row."""
 import io
 from datetime import datetime
 
-from ..db.postgres import connected
+from ..db.connection import connected
 from ..errors import DatabaseError
 from .base import LOGS, LogError, LogStore
 

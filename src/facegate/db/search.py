@@ -7,7 +7,7 @@ from ..networks.models import MODELS
 from .base import check_vectors
 from .gallery import GalleryBase
 from .location import PgLocation
-from .postgres import LOCK_KEY, connected, reading
+from .connection import LOCK_KEY, connected, reading
 
 
 class ServerGallery(GalleryBase):

@@ -62,22 +62,33 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
     app = Flask("facegate")
     app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
 
-    def failure(status, message):
-        return jsonify({"error": message}), status
+    _authorise_requests(app, tokens)
+    _answer_errors(app, max_upload_bytes)
+    _route_decisions(app, state, throttle)
+    _route_administration(app, state)
+    return app
 
-    def unauthorised(message):
-        response, status = failure(401, message)
-        response.headers["WWW-Authenticate"] = 'Bearer realm="facegate"'
-        return response, status
 
+def failure(status, message):
+    """An error answer: {"error": message} with `status`."""
+    return jsonify({"error": message}), status
+
+
+def _authorise_requests(app, tokens):
     @app.before_request
     def authorise():
         refusal = refusal_of(tokens, request.path, request.headers.get("Authorization", ""))
         if refusal is None:
             return None
         status, message = refusal
-        return unauthorised(message) if status == 401 else failure(status, message)
+        if status == 401:
+            response, status = failure(401, message)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="facegate"'
+            return response, status
+        return failure(status, message)
 
+
+def _answer_errors(app, max_upload_bytes):
     @app.errorhandler(FacegateError)
     def facegate_error(exc):
         if isinstance(exc, UnknownIdentityError):
@@ -101,6 +112,8 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
     def wrong_method(_exc):
         return failure(405, "method not allowed: POST the image to /verify or /identify, GET /health")
 
+
+def _route_decisions(app, state, throttle):
     @app.get("/health")
     def health():
         database, _, limit = state.current()
@@ -146,6 +159,8 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
         record = image_record(result, matches)
         return jsonify({**record, "path": _upload_name()})
 
+
+def _route_administration(app, state):
     @app.get("/people")
     def people():
         database, _, _ = state.current()
