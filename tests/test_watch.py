@@ -145,10 +145,20 @@ def test_photo_references_let_nobody_in(photo_db):
 
 
 def test_claim_mode_opens_only_for_the_claimed_person(video_db, tmp_path):
+    """Miranda (enrolled from video) claimed: his close-up opens, and nobody else does; Lacamoire claimed (his
+    reference photo does not reach the clip): nothing opens, for him or for Miranda."""
+    as_lin = run_facegate("--db", video_db, "watch", CLIP, "--json", "--fps", "10", "--claim", "lin")
+    assert as_lin.returncode == 0, as_lin.stderr
+    decisions = [e for e in events_of(as_lin.stdout) if e["event"] != "left"]
+    opened = [e for e in decisions if e["opens"]]
+    assert opened and all(e["event"] == "match" and e["identity"] == "lin" for e in opened)
+    assert all(e["claim"] == "lin" for e in decisions)
+    assert any(e["event"] != "match" and e["time"] > 7.2 for e in decisions)  # the strangers at the end: refused
+
     claimed = run_facegate("--db", video_db, "watch", CLIP, "--json", "--fps", "10", "--claim", "alex")
     assert claimed.returncode == 0, claimed.stderr
     decisions = [e for e in events_of(claimed.stdout) if e["event"] != "left"]
-    assert decisions and not any(e["event"] == "match" for e in decisions)
+    assert decisions and not any(e["event"] == "match" or e["opens"] for e in decisions)
     assert all(e["claim"] == "alex" and e["identity"] is None for e in decisions)
 
     before = snapshot(video_db)

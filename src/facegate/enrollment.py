@@ -9,9 +9,6 @@ from .db import transaction
 from .errors import FacegateError, ImageError, NoFaceError
 from .faces.imaging import check_image
 from .faces.pipeline import encode_images
-from .faces.quality import measure
-from .watch.tracking import Tracker
-from .watch.visits import MIN_EVIDENCE_SIDE
 
 CLUSTER_ENROLL_LIMIT = 20
 """At most this many faces of a cluster are enrolled, those nearest its centre."""
@@ -95,6 +92,10 @@ def video_frames_for_enrollment(frames, model, seconds, count):
     [(embedding, score, box, time)], good frames in different poses. Only frames showing one face of good
     quality count; the faces are followed, and the longest-seen face is the person (a passer-by or a scene
     cut is another track, never mixed in)."""
+    from .faces.quality import measure
+    from .watch.tracking import Tracker
+    from .watch.visits import MIN_EVIDENCE_SIDE
+
     tracker, candidates, first_time = Tracker(), {}, None
     for frame in frames:
         first_time = frame.time if first_time is None else first_time
