@@ -10,15 +10,13 @@ import sys
 
 import numpy as np
 import pytest
+import ray  # the test extra installs it (`facegate[ray]` for users): without it these tests fail, never skip
 
 from facegate.faces.pipeline import iter_encoded
 from facegate.scans.on_ray import RayEncoder
 
 from conftest import DATA, one_error_line, run_facegate
 from servers import free_port
-
-ray = pytest.importorskip("ray")  # the test extra installs it; `facegate[ray]` for users
-
 
 @pytest.fixture(scope="module")
 def cluster():

@@ -257,27 +257,68 @@ def test_serving_beyond_loopback_needs_a_token(tmp_path):
     assert not (tmp_path / "db").exists()
 
 
-def test_guessing_a_name_is_refused_for_a_while_and_logged(tmp_path):
-    """--max-failures 2: two failed verifies of one name lock that name (429) for --lockout seconds; a match
-    clears the count; the client limit is four times the name's; refusals go to the access log."""
+def test_guessing_a_name_or_from_one_client_is_refused_and_logged(tmp_path):
+    """--max-failures 2: two failed verifies of one name lock that name (429, Retry-After) for --lockout seconds; a
+    match clears the count; eight failures from one client (four times the name's limit) lock the client for
+    every name; refusals go to the access log. (The lockout's end: the next test, on the service's Throttle.)"""
     db = tmp_path / "db"
-    for name in ("kian", "younes"):
-        assert run_facegate("--db", db, "enroll", name, IMAGES / f"{name}.jpg").returncode == 0
-    base, process = start_service(db, "--max-failures", "2", "--lockout", "3")
+    for name, photo in (("kian", "kian.jpg"), ("k2", "kian.jpg"), ("k3", "kian.jpg"), ("k4", "kian.jpg"),
+                        ("younes", "younes.jpg")):
+        assert run_facegate("--db", db, "enroll", name, IMAGES / photo).returncode == 0
+    base, process = start_service(db, "--max-failures", "2", "--lockout", "30")
     wrong, right = (IMAGES / "camera_2.jpg").read_bytes(), (IMAGES / "kian.jpg").read_bytes()
+    younes = (IMAGES / "camera_0.jpg").read_bytes()
     try:
         assert call(base + "/verify?name=kian", wrong)[1]["match"] is False
         assert call(base + "/verify?name=kian", right)[1]["match"] is True  # a match clears kian's count
         assert call(base + "/verify?name=kian", wrong)[1]["match"] is False
         assert call(base + "/verify?name=kian", wrong)[1]["match"] is False  # second failure in a row: locked
-        status, answer = call(base + "/verify?name=kian", right)
+        status, answer, retry_after = call_with_retry_after(base + "/verify?name=kian", right)
         assert status == 429 and "too many failed attempts for 'kian'" in answer["error"]
-        assert call(base + "/verify?name=younes", (IMAGES / "camera_0.jpg").read_bytes())[0] == 200  # others go on
-        time.sleep(3.5)  # the lockout is over
-        status, answer = call(base + "/verify?name=kian", right)
-        assert status == 200 and answer["match"] is True
+        assert 1 <= int(retry_after) <= 31
+        assert call(base + "/verify?name=younes", younes)[0] == 200  # other names go on
+        for name in ("k2", "k2", "k3", "k3", "k4"):  # failures 4 to 8 from this client, no name locked twice
+            assert call(f"{base}/verify?name={name}", wrong)[1]["match"] is False
+        status, answer, retry_after = call_with_retry_after(base + "/verify?name=younes", younes)
+        assert status == 429 and "from this client" in answer["error"] and 1 <= int(retry_after) <= 31
     finally:
         stop_service(process)
     logged = [json.loads(line) for line in run_facegate("--db", db, "log", "--json").stdout.splitlines()]
     assert [r["decision"] for r in logged if r["claim"] == "kian"] == ["no-match", "match", "no-match", "no-match",
-                                                                        "throttled", "match"]
+                                                                        "throttled"]
+    assert [r["decision"] for r in logged if r["claim"] == "younes"] == ["match", "throttled"]
+
+
+def call_with_retry_after(url, data):
+    """(status, JSON answer, Retry-After header) of a POST."""
+    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "image/jpeg"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read()), response.headers.get("Retry-After")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), error.headers.get("Retry-After")
+
+
+def test_a_lockout_ends_after_its_time_and_old_failures_are_forgotten():
+    """The service's Throttle on a clock the test sets: locked for `lockout` seconds, then free; failures older
+    than the window do not count; the client limit is four times the name's."""
+    from facegate.service.auth import Throttle
+
+    now = [1000.0]
+    throttle = Throttle(failures=2, window=60, lockout=30, clock=lambda: now[0])
+    name, client = ("name", "kian"), ("client", "10.0.0.1")
+    throttle.failed(name, client)
+    now[0] += 61  # outside the window: forgotten
+    throttle.failed(name, client)
+    assert throttle.refusal(name, client) == 0
+    throttle.failed(name, client)
+    assert throttle.refusal(name) == 30 and throttle.refusal(client) == 0
+    now[0] += 29.5
+    assert throttle.refusal(name, client) == 0.5
+    now[0] += 0.5
+    assert throttle.refusal(name, client) == 0
+    for number in range(5):  # the client's failures within its window: 2 (at 1061) + 5 = 7, one below its limit
+        throttle.failed(("name", f"n{number}"), client)
+    assert throttle.refusal(client) == 0
+    throttle.failed(("name", "n5"), client)  # the eighth
+    assert throttle.refusal(client) == 30

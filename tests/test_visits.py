@@ -7,7 +7,7 @@ import facegate
 from facegate.evaluation import read_truth
 from facegate.matching import Gallery, nearest
 from facegate.watch.tracking import Tracker
-from facegate.watch.visits import MIN_AGREEING_FRAMES, UNKNOWN_AFTER_SECONDS, Visit
+from facegate.watch.visits import MIN_AGREEING_FRAMES, Visit
 
 from conftest import DATA
 
@@ -37,11 +37,12 @@ def two_people(model):
     return gallery, frames, stranger_frames
 
 
-def feed(frames, gallery, claim=None, spacing=0.1):
-    """[(time, Decision or None)] deciding after each frame, as watch does."""
+def feed(frames, gallery, claim=None, spacing=0.1, scores=None):
+    """[(time, Decision or None)] deciding after each frame, as watch does; every frame of quality 1 unless
+    `scores` are given."""
     visit, decisions = Visit(0.0), []
     for index, embedding in enumerate(frames):
-        visit.add(embedding, 1.0)
+        visit.add(embedding, 1.0 if scores is None else scores[index])
         decisions.append((index * spacing, visit.decide(gallery, 0.7, index * spacing, claim)))
     return decisions
 
@@ -73,21 +74,37 @@ def test_claim_mode_opens_only_for_the_claimed_person(two_people):
     opened = [d for _, d in feed(frames[a][:4], gallery, claim=a) if d is not None]
     assert opened[0].event == "match" and opened[0].identity == a
     refused = [d for _, d in feed(frames[a][:20], gallery, claim=b, spacing=0.5) if d is not None]
-    assert [d.event for d in refused] in (["unknown"], ["ambiguous"])
+    assert [d.event for d in refused] == ["unknown"]  # a's own frames match nobody else: no ambiguity
     assert refused[0].identity is None and refused[0].distance > 0.7
 
 
 def test_a_stranger_is_unknown_once_seen_long_enough(two_people):
+    """The README's 1.5 s: a face seen that long without a match is announced unknown, not before."""
     gallery, _, strangers = two_people
     decisions = feed(strangers, gallery, spacing=0.5)
-    assert all(d is None for time, d in decisions if time < UNKNOWN_AFTER_SECONDS)
+    assert all(d is None for time, d in decisions if time < 1.5)
     made = [(time, d) for time, d in decisions if d is not None]
-    assert len(made) == 1 and made[0][0] == pytest.approx(UNKNOWN_AFTER_SECONDS)
+    assert len(made) == 1 and made[0][0] == pytest.approx(1.5)
     assert made[0][1].event == "unknown" and made[0][1].identity is None and made[0][1].distance >= 0.7
 
 
+def test_the_best_frames_by_quality_make_the_template(two_people):
+    """Six poor frames of strangers first, then eight good ones of a (a person standing still: a's frames again), then more:
+    the template is made of the eight best, so the visit matches a before 1.5 s. With every frame of the same
+    quality the first eight stay the template, and the visit ends unknown."""
+    gallery, frames, strangers = two_people
+    a = sorted(frames)[0]
+    assert len(strangers) >= 6
+    seen = strangers[:6] + (frames[a] * 11)[:11]  # 17 frames, 0.1 s apart: past 1.5 s
+    by_quality = [d for _, d in feed(seen, gallery, scores=[0.2] * 6 + [0.9] * 11) if d is not None]
+    assert [(d.event, d.identity) for d in by_quality] == [("match", a)]
+    alike = [d for _, d in feed(seen, gallery) if d is not None]
+    assert [(d.event, d.identity) for d in alike] == [("unknown", None)]
+
+
 def test_the_tracker_follows_a_moving_face_and_starts_anew_after_it_left():
-    tracker = Tracker(max_missing=1.0)
+    """The README's 1 s: a face gone for more than a second has left."""
+    tracker = Tracker()
     (first,), _ = tracker.update([(100, 100, 80, 100)], 0.0)
     (same,), _ = tracker.update([(130, 110, 80, 100)], 0.1)  # moved 30 px: overlaps
     (jumped,), _ = tracker.update([(165, 120, 80, 100)], 0.4)  # a dropped frame or two: near centre
