@@ -42,9 +42,10 @@ def staff_db(tmp_path, staff_encodings, model):
     return database.path
 
 
-def run_facegate(*args, check_stderr_clean=False):
-    """Run the real CLI in a subprocess, as a user would."""
-    env = {k: v for k, v in os.environ.items() if k not in ("FACEGATE_DB", "FACEGATE_DEBUG")}
+def run_facegate(*args, check_stderr_clean=False, environment=None):
+    """Run the real CLI in a subprocess, as a user would (with `environment`'s variables added, if given)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FACEGATE_DB", "FACEGATE_DEBUG", "FACEGATE_DOOR")}
+    env.update(environment or {})
     result = subprocess.run([sys.executable, "-m", "facegate", *map(str, args)], capture_output=True,
                             text=True, env=env, timeout=600)
     return result

@@ -136,3 +136,26 @@ def test_concurrent_writers_lose_no_line_and_rotation_keeps_every_record(tmp_pat
     rotated = sorted(log_folder(db).glob("access-*.jsonl"))
     assert len(rotated) >= 3
     assert [e["number"] for e in read_log(db, door="rotating")] == list(range(30))
+
+
+def test_the_door_is_facegate_door_else_the_host_name(staff_db):
+    import socket
+
+    camera = IMAGES / "camera_0.jpg"
+    assert run_facegate("--db", staff_db, "verify", camera, "younes", environment={"FACEGATE_DOOR": "lobby"}).returncode == 0
+    assert run_facegate("--db", staff_db, "verify", camera, "younes").returncode == 0
+    assert [r["door"] for r in records(staff_db)] == ["lobby", socket.gethostname()]
+
+
+def test_prune_deletes_the_face_crops_and_export_import_leave_the_log_behind(staff_db, tmp_path):
+    assert run_facegate("--db", staff_db, "--log-faces", "verify", IMAGES / "camera_0.jpg", "younes").returncode == 0
+    (entry,) = records(staff_db)
+    crop = log_folder(staff_db) / entry["face"]
+    assert crop.is_file()
+    backup, elsewhere = tmp_path / "backup.facegate", tmp_path / "restored"
+    assert run_facegate("--db", staff_db, "export", backup).returncode == 0
+    assert b"camera_0" not in backup.read_bytes() and entry["picture_sha256"].encode() not in backup.read_bytes()
+    assert run_facegate("--db", elsewhere, "import", backup).returncode == 0
+    assert records(elsewhere) == [] and not log_folder(elsewhere).exists()
+    assert run_facegate("--db", staff_db, "log", "prune", "--older-than", "0d").returncode == 0
+    assert records(staff_db) == [] and not crop.exists()

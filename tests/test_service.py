@@ -1,5 +1,6 @@
 """`facegate serve`, started for real on a free loopback port and called over HTTP with real images."""
 import json
+import os
 import subprocess
 import sys
 import time
@@ -26,13 +27,16 @@ def call(url, data=None, content_type="image/jpeg", token=None, method=None):
         return error.code, json.loads(error.read())
 
 
-def start_service(db, *options, token=None, global_options=()):
+def start_service(db, *options, token=None, global_options=(), environment=None):
     """`facegate serve` on a free loopback port, once its /health answers: (base URL, process). `global_options`
-    go before the command (e.g. --log-faces)."""
+    go before the command (e.g. --log-faces); `environment`'s variables are added to the service's."""
     port = free_port()
+    unset = ("FACEGATE_DB", "FACEGATE_DEBUG", "FACEGATE_DOOR", "FACEGATE_TOKEN", "FACEGATE_ADMIN_TOKEN")
+    env = {k: v for k, v in os.environ.items() if k not in unset} | (environment or {})
     process = subprocess.Popen([sys.executable, "-m", "facegate", "--db", str(db), *global_options, "serve",
                                 "--port", str(port),
-                                *map(str, options)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                *map(str, options)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while True:
@@ -238,6 +242,37 @@ def test_decisions_are_logged_with_the_caller_and_read_back_by_the_desk(guarded)
     assert record["command"] == "verify" and record["caller"] == "127.0.0.1" and record["claim"] == "younes"
     assert record["distance"] == pytest.approx(0.4383, abs=1e-3)
     assert call(base + "/log?since=yesterday", token=ADMIN_TOKEN)[0] == 400
+
+
+def test_tokens_from_the_environment_guard_the_service_and_never_reach_the_log(tmp_path):
+    db = tmp_path / "db"
+    assert run_facegate("--db", db, "enroll", "younes", IMAGES / "younes.jpg").returncode == 0
+    secrets = {"FACEGATE_TOKEN": VERIFY_TOKEN, "FACEGATE_ADMIN_TOKEN": ADMIN_TOKEN}
+    base, process = start_service(db, token=VERIFY_TOKEN, environment=secrets)
+    jpeg = (IMAGES / "camera_0.jpg").read_bytes()
+    try:
+        assert call(base + "/verify?name=younes", jpeg)[0] == 401
+        assert call(base + "/verify?name=younes", jpeg, token=VERIFY_TOKEN)[1]["match"] is True
+        assert call(base + "/people", token=VERIFY_TOKEN)[0] == 403
+        assert call(base + "/log", token=ADMIN_TOKEN)[0] == 200
+    finally:
+        stop_service(process, VERIFY_TOKEN, ADMIN_TOKEN)  # nor in the service's output
+    logged = b"".join(path.read_bytes() for path in (tmp_path / "db.log").rglob("*") if path.is_file())
+    assert b"younes" in logged and VERIFY_TOKEN.encode() not in logged and ADMIN_TOKEN.encode() not in logged
+
+
+def test_a_decision_that_cannot_be_logged_under_require_log_is_refused_with_503(tmp_path):
+    db = tmp_path / "db"
+    assert run_facegate("--db", db, "enroll", "younes", IMAGES / "younes.jpg").returncode == 0
+    (tmp_path / "db.log").write_text("a file where the log folder would go")
+    base, process = start_service(db, global_options=("--require-log",))
+    try:
+        status, answer = call(base + "/verify?name=younes", (IMAGES / "camera_0.jpg").read_bytes())
+        assert status == 503 and "--require-log: the decision is refused" in answer["error"]
+        assert "match" not in answer
+        assert call(base + "/identify", (IMAGES / "camera_0.jpg").read_bytes())[0] == 503
+    finally:
+        stop_service(process)
 
 
 def test_administration_is_off_without_an_admin_token(service):

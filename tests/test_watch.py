@@ -316,3 +316,55 @@ def test_corrupt_frames_are_skipped_and_the_rest_is_watched(video_db, tmp_path):
         kept = [frame.time for frame in frames]
     assert len(whole) == 275 and 250 < len(kept) < 275  # frames OpenCV could not decode were passed over
     assert kept[-1] > 8.5  # and the video went on to its end
+
+
+SLOW_HOOK = """
+import json, os, sys, time
+with open(sys.argv[1], "a") as out:
+    out.write(json.dumps({k: os.environ[k] for k in ("FACEGATE_IDENTITY", "FACEGATE_TRACK", "FACEGATE_EVENT")}) + "\\n")
+time.sleep(5)
+"""
+
+
+def test_failing_outputs_are_one_line_each_and_the_watch_goes_on(video_db, tmp_path):
+    """A door command that hangs (killed after --hook-timeout), a webhook and a broker nobody answers, a snapshot
+    folder that cannot be made: each said on stderr in one line, every decision still made and printed."""
+    from servers import free_port
+
+    (tmp_path / "hook.py").write_text(SLOW_HOOK)
+    hooked, blocked = tmp_path / "hooked.jsonl", tmp_path / "snapshots"
+    blocked.write_text("a file where the snapshot folder would go")
+    webhook, broker = f"http://127.0.0.1:{free_port()}/events", f"mqtt://127.0.0.1:{free_port()}/door"
+    result = run_facegate("--db", video_db, "watch", CLIP, "--json", "--fps", "5", "--on-match",
+                          f"{sys.executable} {tmp_path / 'hook.py'} {hooked}", "--hook-timeout", "1",
+                          "--webhook", webhook, "--mqtt", broker, "--snapshots", blocked)
+    assert result.returncode == 0, result.stderr
+    events = events_of(result.stdout)
+    assert {e["identity"] for e in events if e["event"] == "match"} == {"lin"}
+    assert sum(e["event"] == "unknown" for e in events) >= 3
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("facegate: --on-match: ") and "killed after 1 s" in line for line in lines)
+    assert any(line.startswith(f"facegate: --webhook {webhook}: ") for line in lines)
+    assert any(line.startswith("facegate: --mqtt 127.0.0.1:") and "broker unreachable" in line for line in lines)
+    assert any(str(blocked) in line for line in lines)
+    assert "Traceback" not in result.stderr and lines[-1].startswith("facegate: watched ")
+    (hook_environment,) = [json.loads(line) for line in hooked.read_text().splitlines()]
+    match = next(e for e in events if e["event"] == "match")
+    assert hook_environment == {"FACEGATE_IDENTITY": "lin", "FACEGATE_TRACK": str(match["track"]),
+                                "FACEGATE_EVENT": "match"}
+
+
+def test_require_log_keeps_the_door_shut_when_the_log_cannot_be_written(video_db, tmp_path):
+    import shutil
+
+    db = tmp_path / "db"
+    shutil.copytree(video_db, db)
+    (tmp_path / "db.log").write_text("a file where the log folder would go")
+    (tmp_path / "hook.py").write_text(HOOK)
+    result = run_facegate("--db", db, "--require-log", "watch", CLIP, "--json", "--fps", "5", "--on-match",
+                          f"{sys.executable} {tmp_path / 'hook.py'} {tmp_path / 'hooked.jsonl'}")
+    assert result.returncode == 0, result.stderr
+    matches = [e for e in events_of(result.stdout) if e["event"] == "match"]
+    assert matches and {e["identity"] for e in matches} == {"lin"} and not any(e["opens"] for e in matches)
+    assert "--require-log: the decision is refused" in result.stderr
+    assert not (tmp_path / "hooked.jsonl").exists()  # the door command never ran
