@@ -297,22 +297,11 @@ def test_watch_on_postgres_matches_and_sees_an_enrollment_made_while_it_runs(pg)
     (Miranda: unknown). Miranda enrolled from video into the server while the watch runs: his next visit is a
     match (the watch saw the commit counter change)."""
     from servers import MjpegCamera
-    from test_watch import CLIP, VIDEO, clip_jpegs, read_events_until, watching
+    from test_watch import VIDEO, clip_jpegs, unknown_until_enrolled_while_watching, watching
 
     ok("--db", pg, "enroll", "alex", VIDEO / "alex-lacamoire.png")
     with MjpegCamera(clip_jpegs(30, 210), fps=15, frames_per_connection=10_000) as camera:
-        process = watching(pg, camera.url)
-        try:
-            first = read_events_until(process, lambda e: any(x["event"] == "unknown" for x in e), 120)
-            assert any(e["event"] == "unknown" for e in first), process.stderr.read() if process.poll() else first
-            assert not any(e["event"] == "match" for e in first)
-            ok("--db", pg, "enroll", "lin", "--video", CLIP, "--seconds", "5")
-            later = read_events_until(process, lambda e: any(x["event"] == "match" for x in e), 120)
-            assert [e["identity"] for e in later if e["event"] == "match"][:1] == ["lin"]
-        finally:
-            process.send_signal(signal.SIGINT)
-            _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 0, stderr
+        unknown_until_enrolled_while_watching(watching(pg, camera.url), pg)
     records = [json.loads(line) for line in ok("--db", pg, "log", "--json").stdout.splitlines()]
     assert ("watch", "match", "lin") in {(r["command"], r["decision"], r["identity"]) for r in records}
 

@@ -238,6 +238,24 @@ def watching(db, source):
     return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def unknown_until_enrolled_while_watching(process, db):
+    """Miranda's visits are unknown until he is enrolled from video into `db` while `process` watches him; then his
+    next visit matches. Ctrl-C ends the watch, exit 0; its stderr."""
+    try:
+        first = read_events_until(process, lambda e: any(x["event"] == "unknown" for x in e), 120)
+        assert any(e["event"] == "unknown" for e in first), process.stderr.read() if process.poll() else first
+        assert not any(e["event"] == "match" for e in first)
+        enrolled = run_facegate("--db", db, "enroll", "lin", "--video", CLIP, "--seconds", "5")
+        assert enrolled.returncode == 0, enrolled.stderr
+        later = read_events_until(process, lambda e: any(x["event"] == "match" for x in e), 120)
+        assert [e["identity"] for e in later if e["event"] == "match"][:1] == ["lin"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    return stderr
+
+
 def test_a_network_camera_that_drops_is_reopened_and_enrolling_takes_effect_while_watching(photo_db, tmp_path):
     """The camera shows 3.3 s without a face, then Miranda close up for 8 s, over and over, and drops its viewer
     every 60 frames. Miranda is not enrolled at first (alex only): unknown; enrolled from video while the watch
@@ -246,17 +264,7 @@ def test_a_network_camera_that_drops_is_reopened_and_enrolling_takes_effect_whil
     assert run_facegate("--db", db, "enroll", "alex", VIDEO / "alex-lacamoire.png").returncode == 0
     with MjpegCamera(clip_jpegs(30, 210), fps=15, frames_per_connection=60) as camera:
         process = watching(db, camera.url)
-        try:
-            first = read_events_until(process, lambda e: any(x["event"] == "unknown" for x in e), 120)
-            assert any(e["event"] == "unknown" for e in first), process.stderr.read() if process.poll() else first
-            enrolled = run_facegate("--db", db, "enroll", "lin", "--video", CLIP, "--seconds", "5")
-            assert enrolled.returncode == 0, enrolled.stderr
-            later = read_events_until(process, lambda e: any(x["event"] == "match" for x in e), 120)
-            assert [e["identity"] for e in later if e["event"] == "match"][:1] == ["lin"]
-        finally:
-            process.send_signal(signal.SIGINT)
-            _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 0, stderr
+        stderr = unknown_until_enrolled_while_watching(process, db)
     assert stderr.count("no frame from the source; reopening") >= 2 and stderr.count("source reopened") >= 2
     assert camera.connections >= 3
     assert stderr.splitlines()[-1].startswith(f"facegate: watched {camera.url}:")
