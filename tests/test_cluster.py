@@ -146,3 +146,16 @@ def test_two_faces_are_linked_exactly_when_their_distance_is_under_the_threshold
     exact = float(np.linalg.norm(faces[0] - faces[1]))
     assert (exact < 0.7) == linked and (1 in graph[0][0]) == linked and (0 in graph[1][0]) == linked
     assert all(len(graph[i][0]) == 0 for i in (2, 3, 4))
+
+
+def test_the_threshold_option_and_the_stored_threshold_decide_what_is_linked(crops, tmp_path):
+    """--threshold 0.5 links fewer faces than 0.7 (smaller clusters, more faces alone); a threshold stored in the
+    database is used when no option is given."""
+    _, results = crops
+    at = {value: clustered("--db", tmp_path / "db", "cluster", results, "--threshold", value) for value in ("0.5", "0.7")}
+    alone = {value: sum(f["cluster"] == -1 for f in faces) for value, faces in at.items()}
+    assert alone["0.5"] > alone["0.7"] == 3
+    assert all(f["distance_to_centre"] < 0.5 for f in at["0.5"] if f["cluster"] != -1)
+    assert run_facegate("--db", tmp_path / "db", "threshold", "set", "0.5").returncode == 0
+    stored = clustered("--db", tmp_path / "db", "cluster", results)
+    assert [f["cluster"] for f in stored] == [f["cluster"] for f in at["0.5"]]

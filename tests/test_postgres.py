@@ -306,6 +306,14 @@ def test_watch_on_postgres_matches_and_sees_an_enrollment_made_while_it_runs(pg)
     assert ("watch", "match", "lin") in {(r["command"], r["decision"], r["identity"]) for r in records}
 
 
+def test_a_url_in_facegate_db_selects_the_server(pg):
+    ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
+    listed = run_facegate("list", "--json", environment={"FACEGATE_DB": pg})
+    assert listed.returncode == 0, listed.stderr
+    record = json.loads(listed.stdout)
+    assert record["database"] == str(PgLocation(pg)) and [p["name"] for p in record["people"]] == ["younes"]
+
+
 def test_a_refused_login_is_one_line_without_the_password(server):
     url = server.get_uri().replace("postgresql://postgres:@", "postgresql://intruder:open-sesame-123@")
     result = run_facegate("--db", url, "list")

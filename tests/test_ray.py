@@ -104,3 +104,26 @@ def test_a_cluster_address_nobody_answers_is_one_line_at_once(photos, tmp_path):
     address = f"127.0.0.1:{free_port()}"
     result = run_facegate("--db", str(tmp_path / "db"), "scan", os.path.dirname(photos[0]), "--ray", address)
     one_error_line(result, f"--ray {address}: cannot reach a Ray cluster")
+
+
+def test_a_cluster_address_is_read_as_ray_client_or_host_and_port():
+    """`ray://HOST:PORT` and `HOST:PORT` are tried at that port (a listener the test opens answers both); a
+    `ray://HOST` without a port is tried at Ray's client port 10001, here with nobody there."""
+    import socket
+
+    from facegate.errors import FacegateError
+    from facegate.scans.on_ray import _check_reachable
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        _check_reachable(f"ray://127.0.0.1:{port}")
+        _check_reachable(f"127.0.0.1:{port}")
+    with pytest.raises(FacegateError, match=r"--ray ray://127\.0\.0\.1: cannot reach a Ray cluster"):
+        _check_reachable("ray://127.0.0.1")
+
+
+def test_the_pool_has_one_single_core_actor_per_cluster_core_and_batches_of_eight(cluster):
+    from facegate.scans.on_ray import BATCH, CPUS_PER_ACTOR
+
+    with RayEncoder("facenet128") as encoder:
+        assert (len(encoder.actors), CPUS_PER_ACTOR, encoder.batch, BATCH) == (2, 1, 8, 8)

@@ -376,3 +376,13 @@ def test_require_log_keeps_the_door_shut_when_the_log_cannot_be_written(video_db
     assert matches and {e["identity"] for e in matches} == {"lin"} and not any(e["opens"] for e in matches)
     assert "--require-log: the decision is refused" in result.stderr
     assert not (tmp_path / "hooked.jsonl").exists()  # the door command never ran
+
+
+def test_the_threshold_option_decides_the_visits(video_db):
+    """--threshold 0.3 (tighter than any of Miranda's visits, which match at 0.7): nobody matches, and every event
+    carries the threshold in force."""
+    result = run_facegate("--db", video_db, "watch", CLIP, "--json", "--fps", "5", "--threshold", "0.3")
+    assert result.returncode == 0, result.stderr
+    events = events_of(result.stdout)
+    assert events and not any(e["event"] == "match" for e in events)
+    assert {e["threshold"] for e in events} == {0.3}
