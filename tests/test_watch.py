@@ -386,3 +386,34 @@ def test_the_threshold_option_decides_the_visits(video_db):
     events = events_of(result.stdout)
     assert events and not any(e["event"] == "match" for e in events)
     assert {e["threshold"] for e in events} == {0.3}
+
+
+def test_an_unreadable_database_keeps_the_door_shut_until_it_can_be_read_again(video_db, model, tmp_path):
+    """The watcher on the clip with the database's index damaged: no decision (said once); the index put back at
+    4 s, Miranda's close-up (2.7-7 s) is decided as a match from then on."""
+    import shutil
+
+    from facegate.matching import LiveGallery
+    from facegate.watch.video import VideoSource
+    from facegate.watch.watcher import Watcher
+
+    db = tmp_path / "db"
+    shutil.copytree(video_db, db)
+    index = db / "facegate.json"
+    good = index.read_bytes()
+    index.write_text("{damaged")
+    events, warnings = [], []
+    watcher = Watcher(model, LiveGallery(db, model.name), "clip", lambda record, frame: events.append(record),
+                      warnings.append)
+    with VideoSource(str(CLIP), fps=5) as frames:
+        for frame in frames:
+            if frame.time > 4.0 and index.read_bytes() != good:
+                index.write_bytes(good)
+            watcher.process(frame)
+    watcher.finish()
+    decisions = [e for e in events if e["event"] != "left"]
+    assert decisions and all(e["time"] > 4.0 for e in decisions)
+    assert any(e["event"] == "match" and e["identity"] == "lin" for e in decisions)
+    assert len(warnings) == 2 and "damaged database index" in warnings[0]
+    assert warnings[0].endswith("no decisions until the database can be read again")
+    assert warnings[1] == f"{db}: the database can be read again"
