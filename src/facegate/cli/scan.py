@@ -9,7 +9,8 @@ from ..faces.imaging import find_images
 from ..matching import Gallery, resolve_threshold
 from ..records import CSV_HEADER, csv_rows, image_record
 from .app import cli
-from .common import EXIT_OK, PATH, Progress, annotate_option, emit, json_option, say, short_match, threshold_option, warn
+from .common import (EXIT_OK, PATH, Progress, annotate_option, emit, json_option, say, short_match, threshold_option,
+                     warn)
 
 
 @cli.command()
