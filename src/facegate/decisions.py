@@ -13,16 +13,28 @@ def face_crop(pixels, box):
     return Image.fromarray(pixels[y:y + h, x:x + w])
 
 
-def verify_picture(path, name, gallery, model, threshold, access_log=None, require_single_face=False, **extra):
-    """(dist, door_open, face_count, face): the picture's main face against exactly `name`, logged as `verify`
-    (LogError under --require-log before the answer is given). `extra` goes into the record (e.g. the caller)."""
+def verify_picture(path, name, gallery, model, threshold, access_log=None, require_single_face=False,
+                   liveness=False, **extra):
+    """(dist, door_open, face_count, face, live): the picture's main face against exactly `name`, logged as
+    `verify` (LogError under --require-log before the answer is given). With `liveness`, the face is judged by
+    the single-frame cue (liveness.judge_still) and a picture judged an attack never opens (decision `spoof`);
+    live is None when not judged. `extra` goes into the record (e.g. the caller)."""
     distance, door_open, face_count, face = verify_main_face(path, name, gallery, model, threshold,
                                                              require_single_face)
+    live, judged = None, {}
+    if liveness:
+        from .liveness import judge_still
+
+        verdict, probability = judge_still(_pixels_of(path), face)
+        live = verdict.live
+        judged = {"live": live, "cues": list(verdict.cues), "live_probability": round(probability, 4)}
+    decision = "spoof" if live is False else "match" if door_open else "no-match"
+    door_open = door_open and live is not False
     if access_log is not None:
-        access_log.record("verify", "match" if door_open else "no-match", identity=name if door_open else None,
-                          claim=name, distance=distance, threshold=threshold, picture=Path(path).read_bytes(),
-                          face=_crop_of_file(path, face.box) if access_log.faces else None, **extra)
-    return distance, door_open, face_count, face
+        access_log.record("verify", decision, identity=name if door_open else None, claim=name, distance=distance,
+                          threshold=threshold, picture=Path(path).read_bytes(),
+                          face=_crop_of_file(path, face.box) if access_log.faces else None, **judged, **extra)
+    return distance, door_open, face_count, face, live
 
 
 def identify_faces(result, gallery, threshold, access_log=None, command="identify", **extra):
@@ -44,7 +56,8 @@ def log_visit(access_log, record, frame):
     access_log.record("watch", record["event"], identity=record["identity"], claim=record.get("claim"),
                       distance=record["distance"], threshold=record["threshold"],
                       picture=frame.image.tobytes() if frame is not None else None, face=face,
-                      source=record["source"], track=record["track"])
+                      source=record["source"], track=record["track"], live=record.get("live"),
+                      cues=record.get("cues", []))
 
 
 def _pixels_of(path):

@@ -63,9 +63,24 @@ def enroll_photos(paths, load_model, largest=False, names=None):
         outcome.embeddings.append(result.faces[0].embedding)
         outcome.sources.append(labels[result.path])
         outcome.enrolled.append(result.path)
-        if result.faces[0].problems:
-            outcome.warnings.append((result.path, result.faces[0].problems))
+        problems = result.faces[0].problems + _attack_problem(result.path, result.faces[0])
+        if problems:
+            outcome.warnings.append((result.path, problems))
     return outcome
+
+
+def _attack_problem(path, face):
+    """['looks like a photo of a photo...'] when the liveness texture cue judges the face an attack, else []: a
+    photo of a printed or screen photo is a weak reference too. (Faces found only with a border are not judged.)"""
+    from .faces.imaging import load_image
+    from .liveness import judge_still
+
+    image = load_image(path)
+    x, y, w, h = face.box
+    if x + w > image.shape[1] or y + h > image.shape[0]:
+        return []
+    verdict, probability = judge_still(image, face)
+    return [] if verdict.live else [f"looks like a photo of a print or a screen (live probability {probability:.2f})"]
 
 
 BORDER = 0.25

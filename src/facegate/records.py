@@ -23,10 +23,14 @@ def image_record(result, matches, model_name=None):
     return {**record, "model": model_name} if model_name else record
 
 
-def verify_record(path, identity, distance, door_open, threshold, face_count):
-    """verify: the claimed identity, the distance of the main face to it, and the decision."""
-    return {"path": str(path), "identity": identity, "distance": rounded(distance), "match": door_open,
-            "threshold": threshold, "faces": face_count}
+def verify_record(path, identity, distance, door_open, threshold, face_count, live=None, liveness=False):
+    """verify: the claimed identity, the distance of the main face to it, and the decision; with `liveness`,
+    also whether the face was judged live."""
+    record = {"path": str(path), "identity": identity, "distance": rounded(distance), "match": door_open,
+              "threshold": threshold, "faces": face_count}
+    if liveness:
+        record["live"] = live
+    return record
 
 
 CSV_HEADER = ["path", "face", "x", "y", "width", "height", "confidence", "identity", "distance", "error"]

@@ -17,7 +17,7 @@ from . import folder, table  # noqa: F401 - each registers its LogStore
 from .base import LOGS, LogError, LogStore
 from .folder import log_folder
 
-DECISIONS = ("match", "no-match", "unknown", "ambiguous", "throttled")
+DECISIONS = ("match", "no-match", "unknown", "ambiguous", "spoof", "throttled")
 
 __all__ = ["AccessLog", "LogError", "LogStore", "DECISIONS", "default_door", "log_of", "log_folder", "read_log",
            "daily_stats", "parse_age", "prune", "purge_person"]

@@ -17,9 +17,12 @@ from .common import (EXIT_NO, EXIT_OK, PATH, annotate_option, emit, face_lines, 
 @threshold_option
 @click.option("--require-single-face", is_flag=True,
               help="Refuse (exit 2) a picture showing more than one face instead of deciding on the main face.")
+@click.option("--liveness", is_flag=True,
+              help="Also judge whether the picture shows a live face (not a photo, a print or a screen): a "
+                   "picture judged an attack never matches. A single picture proves less than a camera's visit.")
 @json_option
 @click.pass_obj
-def verify(settings, image, name, threshold, require_single_face, as_json):
+def verify(settings, image, name, threshold, require_single_face, liveness, as_json):
     """Is the person in IMAGE the enrolled NAME? Decides on the main face.
 
     In a picture of several faces the main face is the largest or, among faces about as large (box side
@@ -32,12 +35,15 @@ def verify(settings, image, name, threshold, require_single_face, as_json):
     gallery = Gallery.of(database)
     gallery.embeddings_of(name)  # unknown names and unusable files fail before the model loads
     check_image(image)
-    distance, door_open, face_count, _ = verify_picture(image, name, gallery, settings.model(database), limit,
-                                                        settings.access_log(database), require_single_face)
+    distance, door_open, face_count, _, live = verify_picture(image, name, gallery, settings.model(database), limit,
+                                                              settings.access_log(database), require_single_face,
+                                                              liveness)
     if as_json:
-        emit(verify_record(image, name, distance, door_open, limit, face_count))
+        emit(verify_record(image, name, distance, door_open, limit, face_count, live, liveness))
     else:
         verdict = "MATCH, door opens" if door_open else "NO MATCH, door stays closed"
+        if live is False:
+            verdict = "SPOOF: a photo, a print or a screen, door stays closed"
         among = f" (the main face of {face_count})" if face_count > 1 else ""
         say(f"{image}: {name}{among}: distance {distance:.3f} (threshold {limit:.3f}): {verdict}")
     return EXIT_OK if door_open else EXIT_NO

@@ -31,13 +31,16 @@ from .common import EXIT_OK, PATH, emit, json_option, say, threshold_option, war
 @click.option("--mqtt", metavar="mqtt://HOST:PORT/TOPIC", default=None, help="Publish each event to this topic.")
 @click.option("--snapshots", type=PATH, default=None,
               help="Save the annotated frame of each event into this folder.")
+@click.option("--liveness", type=click.Choice(["on", "off"]), default="on", show_default=True,
+              help="Presentation-attack detection: a photo, a print or a screen never opens (off: identity only).")
 @click.pass_obj
 def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, hook_timeout, cooldown, webhook,
-          mqtt, snapshots):
+          mqtt, snapshots, liveness):
     """Watch a camera (index 0, /dev/video0), a video file or a stream URL; announce each visit once.
 
-    Each face is followed from frame to frame; its best frames decide once: match (the door opens), unknown,
-    or ambiguous. Events are printed (--json: one JSON object per line) and sent to --on-match, --webhook and
+    Each face is followed from frame to frame; its best frames decide once: match (the door opens, when it is
+    also judged live), spoof (a photo or a screen of someone), unknown, or ambiguous; an unknown may still become
+    a match (or a spoof) while the person comes closer. Events are printed (--json: one JSON object per line) and sent to --on-match, --webhook and
     --mqtt. Ctrl-C or the end of a file ends it with a summary on stderr.
     """
     from ..watch.events import Cooldown, Dispatcher
@@ -62,7 +65,8 @@ def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, 
         with VideoSource(source, fps=fps, realtime=realtime, warn=warn) as frames:
             model = settings.model(database)
             watcher = Watcher(model, LiveGallery(database.path, model.name, threshold), source, dispatch, warn,
-                              claim=claim, opens=Cooldown(cooldown).allows, snapshots=snapshots)
+                              claim=claim, opens=Cooldown(cooldown).allows, snapshots=snapshots,
+                              liveness=liveness == "on")
             try:
                 with _stopped_by_signals(frames):
                     run(frames, watcher)
@@ -81,6 +85,10 @@ def _event_line(record):
     if record["event"] == "match":
         door = "door opens" if record["opens"] else "door not opened again (cooldown)"
         return f"{head}  MATCH {record['identity']} ({distance}, {record['frames']} frames): {door}"
+    if record["event"] == "spoof":
+        whose = f"of {record['identity']} " if record["identity"] else ""
+        return (f"{head}  SPOOF: a photo or a screen {whose}({', '.join(record['cues'])}, {distance}): "
+                f"door stays closed")
     if record["event"] == "left":
         return f"{head}  left ({record['identity'] or 'not matched'})"
     return f"{head}  {record['event'].upper()} ({distance}, {record['frames']} frames): door stays closed"

@@ -17,16 +17,18 @@ class VisitFrames:
 
 def decide_visit(frames, gallery, threshold, claim=None, spacing=0.1):
     """The visits.Decision of a visit whose frames arrive `spacing` seconds apart, decided after each frame as
-    `facegate watch` decides; None when the frames end first."""
+    `facegate watch` decides (identity only): its match if it ever matched (an `unknown` may become one), else
+    its first decision; None when the frames end first."""
     from ..watch.visits import Visit
 
-    visit = Visit(0.0)
+    visit, decisions = Visit(0.0), []
     for index, (embedding, score) in enumerate(zip(frames.embeddings, frames.scores)):
         visit.add(embedding, score)
         decision = visit.decide(gallery, threshold, index * spacing, claim)
         if decision is not None:
-            return decision
-    return None
+            decisions.append(decision)
+    matches = [d for d in decisions if d.event == "match"]
+    return (matches or decisions or [None])[0]
 
 
 def without(gallery, identity):

@@ -5,14 +5,17 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import FacegateError
 
-COLOURS = {"match": (40, 200, 60), "unknown": (230, 50, 40), "ambiguous": (250, 160, 0), "pending": (200, 200, 200)}
+COLOURS = {"match": (40, 200, 60), "unknown": (230, 50, 40), "ambiguous": (250, 160, 0), "pending": (200, 200, 200),
+           "spoof": (200, 0, 200)}
 
 
 def label_for(identity, distance, state):
-    """'younes 0.44', 'unknown 0.93', 'ambiguous', or '?' for a face not decided yet."""
+    """'younes 0.44', 'unknown 0.93', 'ambiguous', 'spoof: younes 0.41', or '?' for a face not decided yet."""
     if state == "pending":
         return "?"
     name = identity if identity else state
+    if state == "spoof":
+        name = f"spoof: {identity}" if identity else "spoof"
     return f"{name} {distance:.2f}" if distance is not None else name
 
 

@@ -2,6 +2,7 @@
 
     GET  /health                  {"status": "ok", "model", "people", "threshold"}
     POST /verify?name=NAME        body: the image file  -> the `facegate verify --json` record
+                                  (&liveness=1: judged live or not, as `verify --liveness`)
     POST /identify                body: the image file  -> the `facegate identify --json` record
     GET  /people                  (admin) {"people": [{"name", "photos"}]}
     GET  /log?since=&name=&door=&decision=&limit=   (admin) {"records": [...], "total"}
@@ -126,6 +127,7 @@ def _route_decisions(app, state, throttle):
         if name is None:
             return failure(400, "missing ?name= (the claimed identity)")
         single = request.args.get("require_single_face", "0").lower() in ("1", "true", "yes")
+        liveness = request.args.get("liveness", "0").lower() in ("1", "true", "yes")
         _, gallery, limit = state.current()
         gallery.embeddings_of(name)  # unknown names are refused before the upload is stored
         keys = (("name", name), ("client", request.remote_addr))
@@ -137,11 +139,12 @@ def _route_decisions(app, state, throttle):
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response, status
         with _uploaded_image() as path, state.lock:
-            distance, door_open, face_count, _ = verify_picture(path, name, gallery, state.model, limit,
-                                                                state.access_log, single, caller=request.remote_addr)
+            distance, door_open, face_count, _, live = verify_picture(path, name, gallery, state.model, limit,
+                                                                      state.access_log, single, liveness,
+                                                                      caller=request.remote_addr)
         if throttle:
             throttle.succeeded(keys[0]) if door_open else throttle.failed(*keys)
-        return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count))
+        return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count, live, liveness))
 
     @app.post("/identify")
     def identify():

@@ -8,12 +8,14 @@ from ..records import rounded
 from .sinks import sinks_for
 
 
-def event_record(event, track, identity, distance, threshold, frames, time, box, source, claim=None, opens=False):
+def event_record(event, track, identity, distance, threshold, frames, time, box, source, claim=None, opens=False,
+                 live=None, cues=()):
     """The JSON contract of watch's events (README, 'Watching a camera')."""
     record = {"event": event, "track": track, "identity": identity, "distance": rounded(distance),
               "threshold": threshold, "frames": frames, "time": round(float(time), 3),
               "wall_time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-              "box": [int(v) for v in box], "source": source, "opens": bool(opens)}
+              "box": [int(v) for v in box], "source": source, "opens": bool(opens),
+              "live": live, "cues": list(cues)}
     if claim is not None:
         record["claim"] = claim
     return record

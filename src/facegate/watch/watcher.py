@@ -1,6 +1,6 @@
 """`facegate watch`: the door camera. Frames from a video source, faces followed by the tracker, one decision per
-visit (visits.py), events out (events.py). Faces of tracks already decided are followed but not embedded again:
-after a decision, a frame costs detection only."""
+visit (visits.py) on the identity and the liveness evidence of its frames, events out (events.py). Faces of tracks
+already decided are followed but not embedded again: after a decision, a frame costs detection only."""
 import time as clock
 from collections import Counter
 from dataclasses import dataclass, field
@@ -10,6 +10,8 @@ from ..faces.annotate import label_for, save_annotated
 from ..errors import DatabaseError, FacegateError, UnknownIdentityError
 from .events import event_record
 from ..faces.quality import measure
+from ..liveness import Evidence
+from ..liveness.motion import grey_of
 from .tracking import Tracker
 from .visits import MIN_EVIDENCE_SIDE, Visit
 
@@ -22,25 +24,30 @@ class Summary:
     tracks: int = 0
     events: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    liveness: bool = True
 
     def line(self, source):
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.events.items())) or "no events"
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
+        warning = "" if self.liveness else "; liveness was off: a photo or a screen could open the door"
         return (f"watched {source}: {self.frames} frame(s) in {self.seconds:.1f} s ({rate:.1f}/s), "
-                f"{self.tracks} face track(s), {counts}")
+                f"{self.tracks} face track(s), {counts}{warning}")
 
 
 class Watcher:
     """Turns frames into events. `emit(record, frame)` receives each event record with the frame it was decided
-    on (None for `left`); `opens(identity, time)` says whether a match may open (the cooldown)."""
+    on (None for `left`); `opens(identity, time)` says whether a match may open (the cooldown); `liveness`
+    False decides on identity alone."""
 
-    def __init__(self, model, live, source_name, emit, warn, claim=None, opens=None, snapshots=None):
+    def __init__(self, model, live, source_name, emit, warn, claim=None, opens=None, snapshots=None,
+                 liveness=True):
         self.model, self.live, self.source_name = model, live, source_name
+        self.liveness = liveness
         self.emit, self.warn, self.claim = emit, warn, claim
         self.opens = opens or (lambda identity, time: True)
         self.snapshots = Path(snapshots) if snapshots else None
         self.tracker = Tracker()
-        self.summary = Summary()
+        self.summary = Summary(liveness=liveness)
         self._claim_missing = self._database_failing = False
         self._threshold = None
 
@@ -52,23 +59,26 @@ class Watcher:
         self.summary.frames += 1
         for track in tracks:
             if track.visit is None:
-                track.visit = Visit(frame.time)
+                track.visit = Visit(frame.time, Evidence() if self.liveness else None)
                 self.summary.tracks += 1
         evidence = [(face, track) for face, track in zip(faces, tracks)
-                    if track.visit.decision is None and min(face.box[2:]) >= MIN_EVIDENCE_SIDE]
+                    if track.visit.wants_evidence(frame.time) and min(face.box[2:]) >= MIN_EVIDENCE_SIDE]
         decided = []
         if evidence and self._can_decide(gallery):
             embeddings = self.model.embed([self.model.crop(frame.image, face) for face, _ in evidence])
+            grey = grey_of(frame.image) if self.liveness else None
             for (face, track), embedding in zip(evidence, embeddings):
                 track.visit.add(embedding, measure(frame.image, face).score())
+                if track.visit.liveness is not None:
+                    track.visit.liveness.add(frame.image, face, frame.time, grey)
                 decision = track.visit.decide(gallery, threshold, frame.time, self.claim)
                 if decision is not None:
                     decided.append((track, decision, threshold))
         for track, decision, threshold in decided:
             opens = decision.event == "match" and self.opens(decision.identity, frame.time)
             self._send(event_record(decision.event, track.id, decision.identity, decision.distance, threshold,
-                                    decision.frames, frame.time, track.box, self.source_name, self.claim, opens),
-                       frame, tracks)
+                                    decision.frames, frame.time, track.box, self.source_name, self.claim, opens,
+                                    decision.live, decision.cues), frame, tracks)
         for track in ended:
             self._left(track, threshold)
 
@@ -114,7 +124,8 @@ class Watcher:
         if decision is None:
             return  # a visit never decided (too short, too small) leaves quietly
         self._send(event_record("left", track.id, decision.identity, decision.distance, threshold, track.frames,
-                                track.last_time, track.box, self.source_name, self.claim), None, None)
+                                track.last_time, track.box, self.source_name, self.claim, live=decision.live,
+                                cues=decision.cues), None, None)
 
     def _send(self, record, frame, tracks):
         self.summary.events[record["event"]] += 1

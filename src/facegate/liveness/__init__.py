@@ -1,0 +1,81 @@
+"""Is a live person in front of the camera, or a photo, a print or a screen? Cues in two roles, never averaged
+(the design of glance-linux): a DENY cue fails the visit outright and is never outvoted; a CONFIRM cue passes
+it; a frame that shows neither leaves it pending. The cues and their numbers are measured in docs/accuracy.md
+("Presentation attacks") on the dev sets; `scripts/train-liveness` refits the texture cue.
+
+- texture-attack (DENY): DENY_FRAMES judged frames in a row whose texture says attack (live probability <
+  ATTACK_BELOW); one frame that does not breaks the run (a flicker of the cue is not evidence).
+- flat-motion (DENY): FLAT_PAIRS comparisons in which the face moved with its surroundings as one plane.
+- texture-live (CONFIRM): CONFIRM_FRAMES frames whose texture says live (probability >= LIVE_FROM).
+Faces under MIN_TEXTURE_SIDE pixels are not judged by their texture.
+
+A still (verify --liveness) has one frame and no motion: live when its probability >= STILL_LIVE_FROM, else an
+attack (a door never opens on doubt)."""
+from dataclasses import dataclass
+
+from . import motion, texture
+
+ATTACK_BELOW = 0.2
+LIVE_FROM = 0.9
+DENY_FRAMES = 2
+CONFIRM_FRAMES = 3
+FLAT_PAIRS = 2
+STILL_LIVE_FROM = 0.5
+MIN_TEXTURE_SIDE = 48
+"""Faces smaller than this (box side, pixels) are not judged by their texture: too few pixels to show it."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """live: True (confirmed), False (an attack), None (pending); the cues that fired."""
+
+    live: object
+    cues: tuple = ()
+
+
+def live_probability(image, face):
+    """The texture cue's probability that one detected face (with landmarks) in an RGB array is live."""
+    return float(texture.shipped().live_probability(texture.features(texture.crops(image, face.keypoints)))[0])
+
+
+def judge_still(image, face):
+    """The Verdict on one picture's face: live or attack, never pending; (Verdict, probability)."""
+    probability = live_probability(image, face)
+    live = probability >= STILL_LIVE_FROM
+    return Verdict(live, ("texture-live",) if live else ("texture-attack",)), probability
+
+
+class Evidence:
+    """The liveness evidence of one visit, gathered frame by frame."""
+
+    def __init__(self):
+        self.attack_run = self.live_frames = self.flat_pairs = self.moving_pairs = 0
+        self.attack_seen = False
+        self.probabilities = []
+        self._reference = None
+
+    def add(self, image, face, time, grey=None):
+        """One frame of the visit's face; `grey` (the frame in grey, shared by its faces) enables the motion cue."""
+        if min(face.box[2:]) >= MIN_TEXTURE_SIDE:
+            probability = live_probability(image, face)
+            self.probabilities.append(probability)
+            self.attack_run = self.attack_run + 1 if probability < ATTACK_BELOW else 0
+            self.attack_seen = self.attack_seen or self.attack_run >= DENY_FRAMES
+            self.live_frames += probability >= LIVE_FROM
+        if grey is None:
+            return
+        if self._reference is None or time - self._reference.time >= motion.MOTION_INTERVAL:
+            if self._reference is not None:
+                flat = motion.moves_flat(self._reference, grey)
+                self.moving_pairs += flat is not None
+                self.flat_pairs += bool(flat)
+            self._reference = motion.Reference(grey, tuple(face.box), time)
+
+    def verdict(self):
+        denied = tuple(cue for cue, fired in (("texture-attack", self.attack_seen),
+                                              ("flat-motion", self.flat_pairs >= FLAT_PAIRS)) if fired)
+        if denied:
+            return Verdict(False, denied)
+        if self.live_frames >= CONFIRM_FRAMES:
+            return Verdict(True, ("texture-live",))
+        return Verdict(None)

@@ -1,0 +1,82 @@
+"""The geometric cue: a photo or a screen held up to the camera moves as one plane, its surroundings with it.
+
+Between two frames of a track (at least MOTION_INTERVAL apart), corners inside the face are followed with
+Lucas-Kanade optical flow and one homography is fitted to them; corners in a ring around the face are then
+checked against that homography. When the face has moved and the ring moved the same way, the face and what
+is around it are one flat object: the paper's margin, the phone's frame, the picture's background. A live head
+moves against a wall that stays. A face that does not move says nothing (a fixed photo and a still person look
+alike here: the texture cue decides)."""
+from dataclasses import dataclass
+
+import numpy as np
+
+MOTION_INTERVAL = 0.3
+"""Seconds between the two frames of a comparison: at a camera's 10-30 frames/s, motion needs time to show."""
+MIN_FACE_MOTION = 0.02
+"""The face must have moved this share of its box side (median corner displacement) for the pair to count."""
+FOLLOWING_SHARE = 0.9
+"""A pair is flat when this share of the ring's corners lands where the face's homography puts them."""
+FIT_PIXELS = 2.0
+MIN_CORNERS = 8
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A track's earlier frame the next comparison is made against: grey pixels, the face box, the time."""
+
+    grey: np.ndarray
+    box: tuple
+    time: float
+
+
+def grey_of(image):
+    import cv2
+
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def _corners(grey, box, ring):
+    import cv2
+
+    x, y, w, h = (int(v) for v in box)
+    height, width = grey.shape
+    mask = np.zeros_like(grey)
+    if ring:
+        mask[max(0, int(y - 0.6 * h)):min(height, int(y + 1.6 * h)),
+             max(0, int(x - 0.6 * w)):min(width, int(x + 1.6 * w))] = 255
+        mask[max(0, y - 4):y + h + 4, max(0, x - 4):x + w + 4] = 0
+    else:
+        mask[int(y + 0.15 * h):int(y + 0.9 * h), int(x + 0.15 * w):int(x + 0.85 * w)] = 255
+    return cv2.goodFeaturesToTrack(grey, 60, 0.01, 4, mask=mask)
+
+
+def _follow(before, after, corners):
+    import cv2
+
+    if corners is None or len(corners) < MIN_CORNERS:
+        return None, None
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, corners, None, winSize=(21, 21), maxLevel=3)
+    found = status.ravel() == 1
+    if found.sum() < MIN_CORNERS:
+        return None, None
+    return corners[found], moved[found]
+
+
+def moves_flat(reference, grey):
+    """True when the face moved since `reference` and its surroundings moved with it as one plane; False when
+    it moved and they did not; None when it did not move or there is too little to follow."""
+    import cv2
+
+    face_before, face_after = _follow(reference.grey, grey, _corners(reference.grey, reference.box, False))
+    if face_before is None:
+        return None
+    motion = float(np.median(np.linalg.norm((face_after - face_before).reshape(-1, 2), axis=1)))
+    if motion < MIN_FACE_MOTION * reference.box[2]:
+        return None
+    homography, _ = cv2.findHomography(face_before, face_after, cv2.RANSAC, FIT_PIXELS)
+    ring_before, ring_after = _follow(reference.grey, grey, _corners(reference.grey, reference.box, True))
+    if homography is None or ring_before is None:
+        return None
+    predicted = cv2.perspectiveTransform(ring_before, homography)
+    misfit = np.linalg.norm((predicted - ring_after).reshape(-1, 2), axis=1)
+    return bool(np.mean(misfit < FIT_PIXELS) >= FOLLOWING_SHARE)

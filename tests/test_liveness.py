@@ -1,0 +1,154 @@
+"""Presentation-attack detection (facegate.liveness) on real Replay-Attack clips and stills of the held-out devel
+split (people the texture cue was not fitted on), through the real models: printed photos and screens never open
+the door and are announced as `spoof`, live people do; `--liveness off` decides on identity alone; verify and the
+service judge single pictures; a visit whose liveness is still pending keeps trying; and the shipped texture cue
+is what its training script fits from the dev data."""
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import DATA, ROOT, run_facegate
+from test_service import call, start_service, stop_service
+
+PAD = DATA / "pad"
+DEVEL = PAD / "replayattack-devel"
+PERSON, OTHER = "client005", "client003"
+LIVE = DEVEL / "videos" / f"{PERSON}_session01_webcam_authenticate_adverse_1.mp4"
+PRINT = DEVEL / "videos" / f"attack_print_{PERSON}_session01_highdef_photo_controlled__hand.mp4"
+REPLAY = DEVEL / "videos" / f"attack_mobile_{PERSON}_session01_mobile_video_controlled__fixed.mp4"
+LIVE_STILL = DEVEL / "stills" / f"{PERSON}_session01_webcam_authenticate_adverse_1.jpg"
+PRINT_STILL = DEVEL / "stills" / f"attack_print_{PERSON}_session01_highdef_photo_adverse__hand.jpg"
+
+
+@pytest.fixture(scope="module")
+def pad_db(tmp_path_factory):
+    """Two devel people, each enrolled from their one live enrollment still."""
+    db = tmp_path_factory.mktemp("pad") / "db"
+    for person in (PERSON, OTHER):
+        enrolled = run_facegate("--db", db, "enroll", person, DEVEL / "enroll" / f"{person}.jpg")
+        assert enrolled.returncode == 0 and "warning" not in enrolled.stderr, enrolled.stderr
+    return db
+
+
+def watch(db, clip, *options):
+    result = run_facegate("--db", db, "--door", clip.stem, "watch", clip, "--json", *options)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()], result.stderr
+
+
+@pytest.mark.parametrize("clip", [PRINT, REPLAY], ids=["printed photo, hand-held", "video on a phone, fixed"])
+def test_an_attack_clip_never_opens_and_is_announced_as_a_spoof_of_its_person(pad_db, clip):
+    events, stderr = watch(pad_db, clip)
+    decisions = [e for e in events if e["event"] != "left"]
+    assert [(e["event"], e["identity"], e["live"], e["opens"]) for e in decisions] == \
+        [("spoof", PERSON, False, False)]  # once, naming whose photo it was, opening nothing
+    assert decisions[0]["cues"] and set(decisions[0]["cues"]) <= {"texture-attack", "flat-motion"}
+    assert "1 spoof" in stderr.splitlines()[-1]
+    logged = [json.loads(line) for line in
+              run_facegate("--db", pad_db, "log", "--json", "--door", clip.stem).stdout.splitlines()]
+    assert [(r["decision"], r["identity"], r["live"]) for r in logged] == [("spoof", PERSON, False)]
+    # with liveness off the same clip opens the door for the person on the photo: the cue is what keeps it shut
+    events, stderr = watch(pad_db, clip, "--liveness", "off")
+    assert [(e["identity"], e["live"]) for e in events if e["event"] == "match" and e["opens"]] == [(PERSON, None)]
+    assert "liveness was off" in stderr.splitlines()[-1]
+
+
+def test_a_live_clip_opens_for_its_person_once_judged_live(pad_db):
+    events, _ = watch(pad_db, LIVE)
+    opened = [e for e in events if e["event"] == "match" and e["opens"]]
+    assert [(e["identity"], e["live"], e["cues"]) for e in opened] == [(PERSON, True, ["texture-live"])]
+    assert not [e for e in events if e["event"] in ("spoof", "unknown", "ambiguous")]
+
+
+def approaching(clip, target, scales=(0.45,) * 6 + (0.6, 0.8)):
+    """`clip` with its first frames shrunk about the centre by `scales` (black around): the person far, then
+    coming up to the camera."""
+    capture = cv2.VideoCapture(str(clip))
+    fps, writer, index = capture.get(cv2.CAP_PROP_FPS), None, 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        height, width = frame.shape[:2]
+        if index < len(scales):
+            scale = scales[index]
+            small = cv2.resize(frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA)
+            frame = np.zeros_like(frame)
+            y, x = (height - small.shape[0]) // 2, (width - small.shape[1]) // 2
+            frame[y:y + small.shape[0], x:x + small.shape[1]] = small
+        if writer is None:
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+        writer.write(frame)
+        index += 1
+    writer.release()
+    return target
+
+
+def test_a_visit_pending_on_liveness_is_unknown_then_opens_when_the_person_comes_close(pad_db, tmp_path):
+    """Far away (a 43-px face) the person is recognised but too small for the texture cue (MIN_TEXTURE_SIDE):
+    after LIVENESS_SECONDS the visit is announced unknown; close up, it is judged live and the same visit opens."""
+    events, _ = watch(pad_db, approaching(LIVE, tmp_path / "approach.avi"))
+    decisions = [e for e in events if e["event"] != "left"]
+    assert [(e["event"], e["opens"]) for e in decisions] == [("unknown", False), ("match", True)]
+    unknown, match = decisions
+    assert unknown["track"] == match["track"] and unknown["live"] is None and unknown["time"] >= 4.0
+    assert match["identity"] == PERSON and match["live"] is True and match["frames"] > unknown["frames"]
+    assert unknown["time"] < match["time"] and unknown["box"][2] < match["box"][2]  # it opened once close
+
+
+def test_verify_with_liveness_refuses_a_printed_photo_and_accepts_a_live_picture(pad_db):
+    attack = run_facegate("--db", pad_db, "--door", "still-check", "verify", PRINT_STILL, PERSON, "--liveness",
+                          "--json")
+    assert attack.returncode == 1, attack.stderr
+    answer = json.loads(attack.stdout)
+    assert answer["match"] is False and answer["live"] is False and answer["distance"] < 0.7  # the right face
+    live = run_facegate("--db", pad_db, "--door", "still-check", "verify", LIVE_STILL, PERSON, "--liveness",
+                        "--json")
+    assert live.returncode == 0 and json.loads(live.stdout) | {"distance": 0} == \
+        {"path": str(LIVE_STILL), "identity": PERSON, "distance": 0, "match": True, "threshold": 0.7, "faces": 1,
+         "live": True}
+    readable = run_facegate("--db", pad_db, "verify", PRINT_STILL, PERSON, "--liveness")
+    assert readable.returncode == 1 and "SPOOF" in readable.stdout
+    # without --liveness the printed photo is accepted: the cue is what refuses it (and the JSON has no "live")
+    plain = run_facegate("--db", pad_db, "verify", PRINT_STILL, PERSON, "--json")
+    assert plain.returncode == 0 and "live" not in json.loads(plain.stdout)
+    logged = [json.loads(line) for line in
+              run_facegate("--db", pad_db, "log", "--json", "--door", "still-check").stdout.splitlines()]
+    assert [(r["decision"], r["live"]) for r in logged] == [("spoof", False), ("match", True)]
+
+
+def test_enrolling_a_photo_of_a_print_warns(tmp_path):
+    result = run_facegate("--db", tmp_path / "db", "enroll", PERSON, PRINT_STILL)
+    assert result.returncode == 0  # a warning, not a refusal: the person may have nothing better
+    assert "looks like a photo of a print or a screen" in result.stderr
+
+
+def test_the_service_judges_liveness_when_asked(pad_db):
+    base, process = start_service(pad_db)
+    try:
+        status, answer = call(base + f"/verify?name={PERSON}&liveness=1", PRINT_STILL.read_bytes())
+        assert status == 200 and answer["match"] is False and answer["live"] is False
+        status, answer = call(base + f"/verify?name={PERSON}&liveness=1", LIVE_STILL.read_bytes())
+        assert status == 200 and answer["match"] is True and answer["live"] is True
+        status, answer = call(base + f"/verify?name={PERSON}", PRINT_STILL.read_bytes())
+        assert status == 200 and answer["match"] is True and "live" not in answer
+    finally:
+        stop_service(process)
+
+
+def test_the_shipped_texture_cue_is_what_the_training_script_fits_from_the_dev_data(tmp_path):
+    from facegate.liveness import texture
+
+    fitted = tmp_path / "texture.npz"
+    result = subprocess.run([str(ROOT / "scripts" / "train-liveness"), str(PAD), str(fitted)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    shipped, refitted = texture.TextureModel.load(), texture.TextureModel.load(fitted)
+    assert refitted.weights.shape == shipped.weights.shape == (2 * 6 * texture.BINS,)
+    for name in ("mean", "scale", "weights"):
+        np.testing.assert_allclose(getattr(refitted, name), getattr(shipped, name), rtol=1e-5, atol=1e-7)
+    assert refitted.bias == pytest.approx(shipped.bias, rel=1e-5, abs=1e-7)
