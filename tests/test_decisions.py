@@ -51,7 +51,8 @@ def test_the_door_camera_logs_its_decision_through_the_same_path(tmp_path):
     for _ in range(20):
         writer.write(frame)
     writer.release()
-    watched = run_facegate("--db", db, "--log-faces", "watch", clip, "--json")
+    # one still repeated is what a photo held up looks like: identity alone here, this is about the log's path
+    watched = run_facegate("--db", db, "--log-faces", "watch", clip, "--json", "--liveness", "off")
     assert watched.returncode == 0, watched.stderr
     assert run_facegate("--db", db, "--log-faces", "verify", IMAGES / "camera_0.jpg", "younes").returncode == 0
     from_watch, from_verify = list(read_log(db))

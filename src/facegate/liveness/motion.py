@@ -35,15 +35,29 @@ def grey_of(image):
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
+RING = 0.6
+"""The ring reaches this share of the face box's side beyond each of its edges."""
+
+
+def _region(shape, box):
+    """(x0, y0, x1, y1): the part of the frame the cue looks at, the ring and a margin for the motion."""
+    x, y, w, h = box
+    reach = RING + 0.3
+    height, width = shape
+    return (max(0, int(x - reach * w)), max(0, int(y - reach * h)),
+            min(width, int(x + w + reach * w)), min(height, int(y + h + reach * h)))
+
+
 def _corners(grey, box, ring):
+    """Corners to follow in the face (its inner part) or in the ring around it; `box` in `grey`'s pixels."""
     import cv2
 
     x, y, w, h = (int(v) for v in box)
     height, width = grey.shape
     mask = np.zeros_like(grey)
     if ring:
-        mask[max(0, int(y - 0.6 * h)):min(height, int(y + 1.6 * h)),
-             max(0, int(x - 0.6 * w)):min(width, int(x + 1.6 * w))] = 255
+        mask[max(0, int(y - RING * h)):min(height, int(y + (1 + RING) * h)),
+             max(0, int(x - RING * w)):min(width, int(x + (1 + RING) * w))] = 255
         mask[max(0, y - 4):y + h + 4, max(0, x - 4):x + w + 4] = 0
     else:
         mask[int(y + 0.15 * h):int(y + 0.9 * h), int(x + 0.15 * w):int(x + 0.85 * w)] = 255
@@ -64,17 +78,22 @@ def _follow(before, after, corners):
 
 def moves_flat(reference, grey):
     """True when the face moved since `reference` and its surroundings moved with it as one plane; False when
-    it moved and they did not; None when it did not move or there is too little to follow."""
+    it moved and they did not; None when it did not move or there is too little to follow. Only the region
+    around the face is looked at (the cost does not grow with the frame)."""
     import cv2
 
-    face_before, face_after = _follow(reference.grey, grey, _corners(reference.grey, reference.box, False))
+    x0, y0, x1, y1 = _region(grey.shape, reference.box)
+    before, after = reference.grey[y0:y1, x0:x1], grey[y0:y1, x0:x1]
+    x, y, w, h = reference.box
+    box = (x - x0, y - y0, w, h)
+    face_before, face_after = _follow(before, after, _corners(before, box, False))
     if face_before is None:
         return None
     motion = float(np.median(np.linalg.norm((face_after - face_before).reshape(-1, 2), axis=1)))
-    if motion < MIN_FACE_MOTION * reference.box[2]:
+    if motion < MIN_FACE_MOTION * w:
         return None
     homography, _ = cv2.findHomography(face_before, face_after, cv2.RANSAC, FIT_PIXELS)
-    ring_before, ring_after = _follow(reference.grey, grey, _corners(reference.grey, reference.box, True))
+    ring_before, ring_after = _follow(before, after, _corners(before, box, True))
     if homography is None or ring_before is None:
         return None
     predicted = cv2.perspectiveTransform(ring_before, homography)

@@ -18,11 +18,14 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
 
 def labelled_files(data):
-    """(path, is_live) of every row of the training sets under `data`."""
-    for folder, table in TRAINING_SETS:
-        with open(Path(data) / folder / table, newline="") as handle:
+    """(path, is_live) of every row of the training sets under `data`; or of `data`/labels.csv when there is one
+    (a site's own recordings: columns file, a video or a picture relative to `data`, and label, live or not)."""
+    data = Path(data)
+    sets = [(".", "labels.csv")] if (data / "labels.csv").is_file() else TRAINING_SETS
+    for folder, table in sets:
+        with open(data / folder / table, newline="") as handle:
             for row in csv.DictReader(handle):
-                yield Path(data) / folder / row["file"], row["label"] == "live"
+                yield data / folder / row["file"], row["label"] == "live"
 
 
 def frames_of(path):
@@ -62,7 +65,8 @@ def train(data, out=PARAMETERS, model=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if not argv or len(argv) > 2:
-        sys.exit("usage: train-liveness DATA_DIR [OUT.npz]   (DATA_DIR holds replayattack-train/ and nuaa-dev/)")
+        sys.exit("usage: train-liveness DATA_DIR [OUT.npz]   (DATA_DIR holds replayattack-train/ and nuaa-dev/, "
+                 "or a labels.csv of its own: file,label)")
     out = Path(argv[1]) if len(argv) > 1 else PARAMETERS
     texture, frames = train(argv[0], out)
     print(f"{out}: texture cue fitted on {frames} frames ({len(texture.weights)} features)")
