@@ -2,6 +2,7 @@
 MJPEG camera stream (frames of the dev clip) that can drop its viewers."""
 import asyncio
 import json
+from pathlib import Path
 import socket
 import threading
 import time
@@ -56,8 +57,11 @@ class WebhookReceiver(_Served):
 class MqttBroker:
     """An amqtt broker on a free loopback port, in a thread of its own, with one subscriber to `topic`."""
 
-    def __init__(self, topic):
+    def __init__(self, topic, users=None, password_file=None):
+        """`users` ({name: password}): only they may connect (Argon2 hashes in `password_file`); the test's own
+        subscriber connects as the first of them."""
         self.port, self.topic, self.messages = free_port(), topic, []
+        self.users, self.password_file = users or {}, password_file
         self._loop = asyncio.new_event_loop()
 
     def __enter__(self):
@@ -66,8 +70,19 @@ class MqttBroker:
 
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
 
+        config = {"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}}}
+        if self.users:
+            from pwdlib import PasswordHash
+            from pwdlib.hashers.argon2 import Argon2Hasher
+
+            hasher = PasswordHash((Argon2Hasher(),))
+            Path(self.password_file).write_text("".join(f"{name}:{hasher.hash(password)}\n"
+                                                        for name, password in self.users.items()))
+            config["plugins"] = {"amqtt.plugins.authentication.FileAuthPlugin":
+                                 {"password_file": str(self.password_file)}}
+
         async def start():
-            broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}}})
+            broker = Broker(config)
             await broker.start()
             return broker
 
@@ -77,6 +92,8 @@ class MqttBroker:
             json.loads(message.payload))
         subscribed = threading.Event()
         self._subscriber.on_subscribe = lambda *args: subscribed.set()
+        if self.users:
+            self._subscriber.username_pw_set(*next(iter(self.users.items())))
         self._subscriber.connect("127.0.0.1", self.port)
         self._subscriber.subscribe(self.topic, qos=1)
         self._subscriber.loop_start()

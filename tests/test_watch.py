@@ -200,6 +200,34 @@ def test_an_unknown_visit_becomes_a_match_once_when_the_face_comes_close(video_d
     assert unknown["box"][2] < match["box"][2]
 
 
+def test_faces_under_32_pixels_are_followed_but_never_decided_on(tmp_path):
+    """A Replay-Attack live clip shrunk to 28% (the face 25-26 px, found in every frame): one track, no decision
+    (too small to be evidence either way); the same clip at its own size opens for its person."""
+    pad = DATA / "pad" / "replayattack-devel"
+    clip = pad / "videos" / "client005_session01_webcam_authenticate_adverse_1.mp4"
+    db = tmp_path / "db"
+    assert run_facegate("--db", db, "enroll", "client005", pad / "enroll" / "client005.jpg").returncode == 0
+    capture, tiny, writer = cv2.VideoCapture(str(clip)), tmp_path / "tiny.avi", None
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        height, width = frame.shape[:2]
+        small = cv2.resize(frame, (int(width * 0.28), int(height * 0.28)), interpolation=cv2.INTER_AREA)
+        frame = np.zeros_like(frame)
+        frame[:small.shape[0], :small.shape[1]] = small
+        if writer is None:
+            writer = cv2.VideoWriter(str(tiny), cv2.VideoWriter_fourcc(*"MJPG"), 1.33, (width, height))
+        writer.write(frame)
+    writer.release()
+    for liveness in ("on", "off"):
+        small = run_facegate("--db", db, "watch", tiny, "--json", "--liveness", liveness)
+        assert small.returncode == 0 and small.stdout == "", small.stderr
+        assert "20 frame(s)" in small.stderr and "1 face track(s), no events" in small.stderr
+    full = run_facegate("--db", db, "watch", clip, "--json")
+    assert [e["identity"] for e in events_of(full.stdout) if e["event"] == "match" and e["opens"]] == ["client005"]
+
+
 def test_claim_mode_opens_only_for_the_claimed_person(video_db, tmp_path):
     """Miranda (enrolled from video) claimed: his close-up opens, and nobody else does; Lacamoire claimed (his
     reference photo does not reach the clip): nothing opens, for him or for Miranda."""
@@ -418,6 +446,29 @@ def test_failing_outputs_are_one_line_each_and_the_watch_goes_on(video_db, tmp_p
                                 "FACEGATE_EVENT": "match"}
 
 
+def test_mqtt_user_and_password_are_sent_to_a_broker_that_requires_them(video_db, tmp_path):
+    """--mqtt mqtt://USER:PASS@HOST:PORT/TOPIC (percent-encoded): a broker that admits only that user gets every
+    event; with a wrong password it refuses the connection, said in one line (without the password), and the
+    watch goes on."""
+    users = {"door": "s3cret pass"}
+    with MqttBroker("door/front", users, tmp_path / "passwords") as broker:
+        url = f"mqtt://door:s3cret%20pass@127.0.0.1:{broker.port}/door/front"
+        result = run_facegate("--db", video_db, "watch", CLIP, "--json", "--fps", "2", "--mqtt", url)
+        assert result.returncode == 0, result.stderr
+        events = events_of(result.stdout)
+        assert events and broker.wait_for(len(events)) == events
+        assert "--mqtt" not in result.stderr
+        wrong = run_facegate("--db", video_db, "watch", CLIP, "--json", "--fps", "2", "--mqtt",
+                             f"mqtt://door:guess@127.0.0.1:{broker.port}/door/front")
+        assert wrong.returncode == 0 and events_of(wrong.stdout) == [
+            {**e, "wall_time": w["wall_time"]} for e, w in zip(events, events_of(wrong.stdout))]
+        time.sleep(1)
+        assert len(broker.messages) == len(events)  # nothing from the refused client
+    refused = [line for line in wrong.stderr.splitlines() if line.startswith("facegate: --mqtt ")]
+    assert refused and all("connection refused" in line or "not delivered" in line for line in refused)
+    assert "guess" not in wrong.stderr and "s3cret" not in result.stderr
+
+
 def test_require_log_keeps_the_door_shut_when_the_log_cannot_be_written(video_db, tmp_path):
     import shutil
 
@@ -473,3 +524,46 @@ def test_an_unreadable_database_keeps_the_door_shut_until_it_can_be_read_again(v
     assert len(warnings) == 2 and "damaged database index" in warnings[0]
     assert warnings[0].endswith("no decisions until the database can be read again")
     assert warnings[1] == f"{db}: the database can be read again"
+
+
+def test_fps_on_a_live_source_is_the_most_it_processes_per_second():
+    """A network camera sending 15 frames/s, read with fps=3: no two frames handed out closer than 1/3 s (a
+    lower bound: a slower machine only makes the gaps longer), and the stale frames in between dropped."""
+    from facegate.watch.video import VideoSource
+
+    with MjpegCamera(clip_jpegs(90, 150), fps=15, frames_per_connection=10_000) as camera:
+        with VideoSource(camera.url, fps=3) as source:
+            handed = []
+            for frame in source:
+                handed.append((time.monotonic(), frame.time))
+                if len(handed) == 7:
+                    break
+    gaps = [later[0] - earlier[0] for earlier, later in zip(handed, handed[1:])]
+    assert min(gaps) >= 1 / 3 - 0.01, gaps
+    # frame times (when the reader got them) may trail by one camera frame (1/15 s)
+    assert all(later[1] - earlier[1] >= 1 / 3 - 1 / 15 - 0.02 for earlier, later in zip(handed, handed[1:]))
+    assert source.dropped >= 6  # the camera sent ~5 frames per one used
+
+
+def test_a_lost_camera_is_reopened_with_growing_pauses_each_said_once():
+    """The camera goes away for good: the source says so before each attempt, waiting longer each time (the
+    last pause repeats), and each wait is at least as long as it says."""
+    from facegate.watch.video import VideoSource
+
+    said = []
+    with MjpegCamera(clip_jpegs(90, 120), fps=15, frames_per_connection=10_000) as camera:
+        source = VideoSource(camera.url, warn=lambda message: said.append((time.monotonic(), message)),
+                             reopen_pauses=(0.2, 0.4, 0.8))
+        frames = iter(source)
+        next(frames)
+    deadline = time.monotonic() + 60
+    while sum("reopening" in message for _, message in said) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    source.close()
+    attempts = [(moment, message) for moment, message in said if "reopening" in message]
+    assert [message.split("reopening in ")[1] for _, message in attempts[:5]] == \
+        ["0.2 s", "0.4 s", "0.8 s", "0.8 s", "0.8 s"]
+    assert all(message.startswith(f"{camera.url}: no frame from the source") for _, message in attempts)
+    for (moment, message), (later, _) in zip(attempts, attempts[1:5]):
+        assert later - moment >= float(message.split("reopening in ")[1][:-2]) - 0.01
+    assert not any("source reopened" in message for _, message in said)

@@ -37,8 +37,9 @@ def without(gallery, identity):
     return Gallery(gallery.names[keep], gallery.embeddings[keep], gallery.model)
 
 
-def evaluate_visits(visits, gallery, threshold):
-    """Accept rates of genuine visits and false accepts of impostor visits, in identify and in claim mode.
+def evaluate_visits(visits, gallery, threshold, spacing=0.1):
+    """Accept rates of genuine visits and false accepts of impostor visits, in identify and in claim mode, with
+    frames `spacing` seconds apart (longer visits: an `unknown` first, then the door keeps trying).
 
     Impostors are measured as hard as genuine visits: each genuine visit is decided again against the gallery
     without its person (identify) and claiming every other enrolled person (claim); each stranger visit against
@@ -51,18 +52,18 @@ def evaluate_visits(visits, gallery, threshold):
     frames_right = frames_total = stranger_frames_in = stranger_frames = 0
     closest_impostor = float("inf")
     for visit in genuine:
-        decision = decide_visit(visit, gallery, threshold)
+        decision = decide_visit(visit, gallery, threshold, spacing=spacing)
         kind = "undecided" if decision is None else decision.event
         outcome["wrong" if kind == "match" and decision.identity != visit.identity else kind] += 1
         others = without(gallery, visit.identity)
         closest_impostor = min(closest_impostor, _template_distance(visit, others))
-        impostor = decide_visit(visit, others, threshold)
+        impostor = decide_visit(visit, others, threshold, spacing=spacing)
         impostor_identify += impostor is not None and impostor.event == "match"
-        own = decide_visit(visit, gallery, threshold, claim=visit.identity)
+        own = decide_visit(visit, gallery, threshold, claim=visit.identity, spacing=spacing)
         claims += own is not None and own.event == "match"
         for person in people:
             if person != visit.identity:
-                claimed = decide_visit(visit, gallery, threshold, claim=person)
+                claimed = decide_visit(visit, gallery, threshold, claim=person, spacing=spacing)
                 impostor_claims += 1
                 false_claims += claimed is not None and claimed.event == "match"
         matches = nearest(visit.embeddings, gallery, threshold)
@@ -70,10 +71,10 @@ def evaluate_visits(visits, gallery, threshold):
         frames_total += len(matches)
     for visit in strangers:
         closest_impostor = min(closest_impostor, _template_distance(visit, gallery))
-        decision = decide_visit(visit, gallery, threshold)
+        decision = decide_visit(visit, gallery, threshold, spacing=spacing)
         stranger_identify += decision is not None and decision.event == "match"
         for person in people:
-            claimed = decide_visit(visit, gallery, threshold, claim=person)
+            claimed = decide_visit(visit, gallery, threshold, claim=person, spacing=spacing)
             impostor_claims += 1
             false_claims += claimed is not None and claimed.event == "match"
         stranger_frames_in += sum(m.identity is not None for m in nearest(visit.embeddings, gallery, threshold))

@@ -142,23 +142,39 @@ class MqttPublisher(Sink):
             self.client.username_pw_set(urllib.parse.unquote(parts.username),
                                         urllib.parse.unquote(parts.password or ""))
         self.client.on_connect = self._connected
+        self.client.on_connect_fail = self._unreachable
         self.client.max_queued_messages_set(QUEUE_LIMIT)  # a broker that is down does not make memory grow
         self.client.reconnect_delay_set(1, 30)
         self.client.connect_async(parts.hostname, parts.port or 1883)
-        self.client.loop_start()
         self._pending = []
+        self._refused = self._dropping = False
+        """Said once per outage: a refused connection (retried every few seconds), events dropped."""
+        self.client.loop_start()
 
     def _connected(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
-            self.warn(f"--mqtt {self.where}: connection refused ({reason_code})")
+            if not self._refused:
+                self.warn(f"--mqtt {self.where}: connection refused ({reason_code}); still trying")
+            self._refused = True
+        else:
+            self._refused = self._dropping = False
+
+    def _unreachable(self, client, userdata):
+        if not self._refused:
+            self.warn(f"--mqtt {self.where}: broker unreachable; still trying (events wait, up to {QUEUE_LIMIT})")
+        self._refused = True
 
     def __call__(self, record):
-        self._pending = [info for info in self._pending if not info.is_published()]
+        import paho.mqtt.client as mqtt
+
+        self._pending = [info for info in self._pending if not _published(info)]
         info = self.client.publish(self.topic, json.dumps(record), qos=1)
-        if info.rc == 0:
+        if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # sent, or queued until connected
             self._pending.append(info)
-        else:
-            self.warn(f"--mqtt {self.where}: an event was dropped (broker unreachable, {QUEUE_LIMIT} waiting)")
+        elif not self._dropping:
+            self._dropping = True
+            self.warn(f"--mqtt {self.where}: events dropped: the broker cannot be reached and {QUEUE_LIMIT} "
+                      f"are already waiting")
 
     def close(self):
         for info in self._pending:
@@ -166,13 +182,21 @@ class MqttPublisher(Sink):
                 info.wait_for_publish(self.close_timeout)
             except (RuntimeError, ValueError):
                 pass
-        unsent = sum(1 for info in self._pending if not info.is_published())
+        unsent = sum(1 for info in self._pending if not _published(info))
         if unsent:
             self.warn(f"--mqtt {self.where}: {unsent} event(s) not delivered")
         self.client.disconnect()
         self.client.loop_stop()
 
 
+
+
+def _published(info):
+    """Whether paho delivered a message (one queued while disconnected raises until it is sent: not yet)."""
+    try:
+        return info.is_published()
+    except (RuntimeError, ValueError):
+        return False
 
 
 def sinks_for(warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None):
