@@ -567,3 +567,37 @@ def test_a_lost_camera_is_reopened_with_growing_pauses_each_said_once():
     for (moment, message), (later, _) in zip(attempts, attempts[1:5]):
         assert later - moment >= float(message.split("reopening in ")[1][:-2]) - 0.01
     assert not any("source reopened" in message for _, message in said)
+
+
+@pytest.mark.parametrize("change", ["rename", "remove"])
+def test_a_person_renamed_or_removed_while_watching_is_decided_on_as_the_database_now_says(model, video_db,
+                                                                                          tmp_path, change):
+    """Miranda's first visit (at the piano) matches `lin`; between his visits he is renamed (or removed) with
+    the command line while the watch runs: his close-up matches the new name (or, removed, nobody)."""
+    import shutil
+
+    from facegate.matching import LiveGallery
+    from facegate.watch.video import VideoSource
+    from facegate.watch.watcher import Watcher
+
+    db = tmp_path / "db"
+    shutil.copytree(video_db, db)
+    events = []
+    watcher = Watcher(model, LiveGallery(db, model.name), "clip", lambda record, frame: events.append(record),
+                      lambda message: None, liveness=False)
+    changed = False
+    with VideoSource(str(CLIP), fps=10) as frames:
+        for frame in frames:
+            if frame.time > 1.5 and not changed:
+                command = ("rename", "lin", "miranda") if change == "rename" else ("remove", "lin")
+                assert run_facegate("--db", db, *command).returncode == 0
+                changed = True
+            watcher.process(frame)
+    watcher.finish()
+    matches = [(e["identity"], e["time"] > 2.5) for e in events if e["event"] == "match"]
+    if change == "rename":
+        assert matches == [("lin", False), ("miranda", True)]
+    else:
+        assert matches == [("lin", False)]
+        close_up = next(e for e in events if e["event"] != "left" and 2.5 < e["time"] < 7)
+        assert close_up["event"] == "unknown" and close_up["identity"] is None
