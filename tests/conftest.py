@@ -64,3 +64,33 @@ def snapshot(folder):
     """Every file under `folder` with its bytes: a failed command must leave this unchanged."""
     folder = Path(folder)
     return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def shrunk_clip(source, target, scale_at, start=0.0, end=float("inf")):
+    """`source`'s frames from `start` to `end` s (its own clock) written to `target` (MJPEG), each shrunk about the
+    centre by scale_at(seconds since start, frame number), black around: a person far from the camera, coming up."""
+    import cv2
+    import numpy as np
+
+    capture = cv2.VideoCapture(str(source))
+    fps, writer, index, kept = capture.get(cv2.CAP_PROP_FPS), None, 0, 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        since = index / fps - start
+        index += 1
+        if not 0 <= since < end - start:
+            continue
+        scale = scale_at(since, kept)
+        kept += 1
+        height, width = frame.shape[:2]
+        small = cv2.resize(frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA)
+        frame = np.zeros_like(frame)
+        y, x = (height - small.shape[0]) // 2, (width - small.shape[1]) // 2
+        frame[y:y + small.shape[0], x:x + small.shape[1]] = small
+        if writer is None:
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+        writer.write(frame)
+    writer.release()
+    return target

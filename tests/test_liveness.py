@@ -5,13 +5,11 @@ service judge single pictures; a visit whose liveness is still pending keeps try
 is what its training script fits from the dev data."""
 import json
 import subprocess
-import sys
 
-import cv2
 import numpy as np
 import pytest
 
-from conftest import DATA, ROOT, run_facegate
+from conftest import DATA, ROOT, run_facegate, shrunk_clip
 from test_service import call, start_service, stop_service
 
 PAD = DATA / "pad"
@@ -65,27 +63,8 @@ def test_a_live_clip_opens_for_its_person_once_judged_live(pad_db):
 
 
 def approaching(clip, target, scales=(0.45,) * 6 + (0.6, 0.8)):
-    """`clip` with its first frames shrunk about the centre by `scales` (black around): the person far, then
-    coming up to the camera."""
-    capture = cv2.VideoCapture(str(clip))
-    fps, writer, index = capture.get(cv2.CAP_PROP_FPS), None, 0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        height, width = frame.shape[:2]
-        if index < len(scales):
-            scale = scales[index]
-            small = cv2.resize(frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA)
-            frame = np.zeros_like(frame)
-            y, x = (height - small.shape[0]) // 2, (width - small.shape[1]) // 2
-            frame[y:y + small.shape[0], x:x + small.shape[1]] = small
-        if writer is None:
-            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
-        writer.write(frame)
-        index += 1
-    writer.release()
-    return target
+    """`clip` with its first frames shrunk by `scales`: the person far, then coming up to the camera."""
+    return shrunk_clip(clip, target, lambda _, index: scales[index] if index < len(scales) else 1.0)
 
 
 def test_a_visit_pending_on_liveness_is_unknown_then_opens_when_the_person_comes_close(pad_db, tmp_path):

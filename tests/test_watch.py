@@ -9,12 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import DATA, run_facegate, snapshot
+from conftest import DATA, run_facegate, shrunk_clip, snapshot
 from servers import MjpegCamera, MqttBroker, WebhookReceiver
 
 VIDEO = DATA / "video"
@@ -169,27 +167,8 @@ def test_an_unknown_visit_becomes_a_match_once_when_the_face_comes_close(video_d
     """Miranda's close-up made to arrive small (a fifth of its size for 2 s, then growing to full size in 1 s):
     while small it does not reach the threshold and is announced unknown; close up the same visit matches,
     once, and opens (identity alone here: the texture cue's view of a scaled TV picture is beside the point)."""
-    capture = cv2.VideoCapture(str(CLIP))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    target, writer, index = tmp_path / "approach.avi", None, 0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        time_in = index / fps - 2.75
-        index += 1
-        if not 0 <= time_in < 4.25:
-            continue
-        height, width = frame.shape[:2]
-        scale = 0.2 if time_in < 2 else min(1.0, 0.2 + 0.8 * (time_in - 2))
-        small = cv2.resize(frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA)
-        frame = np.zeros_like(frame)
-        y, x = (height - small.shape[0]) // 2, (width - small.shape[1]) // 2
-        frame[y:y + small.shape[0], x:x + small.shape[1]] = small
-        if writer is None:
-            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
-        writer.write(frame)
-    writer.release()
+    target = shrunk_clip(CLIP, tmp_path / "approach.avi", lambda since, _: 0.2 if since < 2 else
+                         min(1.0, 0.2 + 0.8 * (since - 2)), start=2.75, end=7.0)
     result = run_facegate("--db", video_db, "watch", target, "--json", "--fps", "10", "--liveness", "off")
     assert result.returncode == 0, result.stderr
     decisions = [e for e in events_of(result.stdout) if e["event"] != "left"]
@@ -207,19 +186,7 @@ def test_faces_under_32_pixels_are_followed_but_never_decided_on(tmp_path):
     clip = pad / "videos" / "client005_session01_webcam_authenticate_adverse_1.mp4"
     db = tmp_path / "db"
     assert run_facegate("--db", db, "enroll", "client005", pad / "enroll" / "client005.jpg").returncode == 0
-    capture, tiny, writer = cv2.VideoCapture(str(clip)), tmp_path / "tiny.avi", None
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        height, width = frame.shape[:2]
-        small = cv2.resize(frame, (int(width * 0.28), int(height * 0.28)), interpolation=cv2.INTER_AREA)
-        frame = np.zeros_like(frame)
-        frame[:small.shape[0], :small.shape[1]] = small
-        if writer is None:
-            writer = cv2.VideoWriter(str(tiny), cv2.VideoWriter_fourcc(*"MJPG"), 1.33, (width, height))
-        writer.write(frame)
-    writer.release()
+    tiny = shrunk_clip(clip, tmp_path / "tiny.avi", lambda *_: 0.28)
     for liveness in ("on", "off"):
         small = run_facegate("--db", db, "watch", tiny, "--json", "--liveness", liveness)
         assert small.returncode == 0 and small.stdout == "", small.stderr
