@@ -103,7 +103,7 @@ def test_verify_with_liveness_refuses_a_printed_photo_and_accepts_a_live_picture
 def test_enrolling_a_photo_of_a_print_warns(tmp_path):
     result = run_facegate("--db", tmp_path / "db", "enroll", PERSON, PRINT_STILL)
     assert result.returncode == 0  # a warning, not a refusal: the person may have nothing better
-    assert "looks like a photo of a print or a screen" in result.stderr
+    assert "the liveness cue takes it for a print or a screen" in result.stderr
 
 
 def test_the_service_judges_liveness_when_asked(pad_db):

@@ -70,17 +70,20 @@ def enroll_photos(paths, load_model, largest=False, names=None):
 
 
 def _attack_problem(path, face):
-    """['looks like a photo of a photo...'] when the liveness texture cue judges the face an attack, else []: a
-    photo of a printed or screen photo is a weak reference too. (Faces found only with a border are not judged.)"""
+    """[why] when the liveness texture cue is sure the face is an attack (under its DENY level), else []: a photo
+    of a printed or screen photo is a weak reference too. (Faces found only with a border are not judged.)"""
     from .faces.imaging import load_image
-    from .liveness import judge_still
+    from .liveness import ATTACK_BELOW, judge_still
 
     image = load_image(path)
     x, y, w, h = face.box
     if x + w > image.shape[1] or y + h > image.shape[0]:
         return []
-    verdict, probability = judge_still(image, face)
-    return [] if verdict.live else [f"looks like a photo of a print or a screen (live probability {probability:.2f})"]
+    _, probability = judge_still(image, face)
+    if probability >= ATTACK_BELOW:
+        return []
+    return [f"the liveness cue takes it for a print or a screen (live probability {probability:.2f}; a photo "
+            f"unlike its training data can look so too: check the door camera with verify --liveness)"]
 
 
 BORDER = 0.25
