@@ -131,3 +131,25 @@ def test_the_shipped_texture_cue_is_what_the_training_script_fits_from_the_dev_d
     for name in ("mean", "scale", "weights"):
         np.testing.assert_allclose(getattr(refitted, name), getattr(shipped, name), rtol=1e-5, atol=1e-7)
     assert refitted.bias == pytest.approx(shipped.bias, rel=1e-5, abs=1e-7)
+
+
+def test_a_deny_is_never_outvoted_by_live_frames_that_come_after(model):
+    """One Evidence fed the printed photo's frames and then many live frames of the same person: it stays an
+    attack (glance-linux's rule: a DENY cue fails the attempt outright). The live frames alone confirm."""
+    from facegate import liveness
+    from facegate.liveness.motion import grey_of
+    from facegate.watch.video import VideoSource
+
+    def frames(clip):
+        with VideoSource(clip) as source:
+            return [(frame.image, model.detect(frame.image)[0]) for frame in source][:8]
+
+    attack, live = frames(PRINT), frames(LIVE)
+    evidence, alone = liveness.Evidence(), liveness.Evidence()
+    for index, (image, face) in enumerate(attack + live):
+        evidence.add(image, face, index * 0.5, grey_of(image))
+    for index, (image, face) in enumerate(live):
+        alone.add(image, face, index * 0.5, grey_of(image))
+    assert evidence.live_frames >= liveness.CONFIRM_FRAMES  # the live frames were seen as live
+    assert evidence.verdict() == liveness.Verdict(False, ("texture-attack",))
+    assert alone.verdict() == liveness.Verdict(True, ("texture-live",))

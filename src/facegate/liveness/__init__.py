@@ -24,8 +24,9 @@ CONFIRM_FRAMES = 3
 FLAT_PAIRS = 2
 STILL_LIVE_FROM = 0.5
 MIN_TEXTURE_SIDE = 48
-TEXTURE_INTERVAL = 0.09
 """Faces smaller than this (box side, pixels) are not judged by their texture: too few pixels to show it."""
+TEXTURE_INTERVAL = 0.09
+"""Seconds between the frames of a visit the texture cue judges."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Evidence:
     """The liveness evidence of one visit, gathered frame by frame."""
 
     def __init__(self):
-        self.attack_run = self.live_frames = self.flat_pairs = self.moving_pairs = 0
+        self.attack_run = self.live_frames = self.flat_pairs = 0
         self.attack_seen = False
         self.probabilities = []
         self._reference = None
@@ -72,9 +73,7 @@ class Evidence:
             return
         if self._reference is None or time - self._reference.time >= motion.MOTION_INTERVAL:
             if self._reference is not None:
-                flat = motion.moves_flat(self._reference, grey)
-                self.moving_pairs += flat is not None
-                self.flat_pairs += bool(flat)
+                self.flat_pairs += bool(motion.moves_flat(self._reference, grey))
             self._reference = motion.Reference(grey, tuple(face.box), time)
 
     def verdict(self):
