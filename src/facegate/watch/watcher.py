@@ -1,6 +1,7 @@
 """`facegate watch`: the door camera. Frames from a video source, faces followed by the tracker, one decision per
 visit (visits.py) on the identity and the liveness evidence of its frames, events out (events.py). Faces of tracks
-already decided are followed but not embedded again: after a decision, a frame costs detection only."""
+already decided (an `unknown` once its 10 s of trying are over) are followed but not embedded again: after a
+decision, a frame costs detection only."""
 import time as clock
 from collections import Counter
 from dataclasses import dataclass, field
