@@ -568,3 +568,61 @@ def test_a_person_renamed_or_removed_while_watching_is_decided_on_as_the_databas
         assert matches == [("lin", False)]
         close_up = next(e for e in events if e["event"] != "left" and 2.5 < e["time"] < 7)
         assert close_up["event"] == "unknown" and close_up["identity"] is None
+
+
+class CountingModel:
+    """The real model, counting its detector calls (the test hook for the motion gate)."""
+
+    def __init__(self, model):
+        self.model, self.detections = model, 0
+
+    def detect(self, image, **options):
+        self.detections += 1
+        return self.model.detect(image, **options)
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
+def still_scene(picture, target, seconds, fps=30, noise=3.0):
+    """A camera looking at `picture` for `seconds`: the same frame with fresh sensor noise each time (MJPEG)."""
+    import cv2
+    import numpy as np
+
+    frame = cv2.imread(str(picture))
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), fps, (frame.shape[1], frame.shape[0]))
+    for _ in range(int(seconds * fps)):
+        writer.write(np.clip(frame + rng.normal(0, noise, frame.shape), 0, 255).astype(np.uint8))
+    writer.release()
+    return target
+
+
+@pytest.mark.parametrize("scene", ["empty corridor", "a person standing still"])
+def test_a_still_scene_is_detected_at_the_heartbeat_only_unless_a_face_is_followed(model, video_db, tmp_path,
+                                                                                  scene):
+    """3 s of a still, noisy scene at 30 frames/s (90 frames). Nobody in it: the motion gate lets through the
+    first frame and one a second (the heartbeat), not 90. A person standing still in it: found at once and
+    detected in every frame from then on (a face followed is never gated), so the visit is decided."""
+    from facegate.matching import LiveGallery
+    from facegate.watch.gate import HEARTBEAT_SECONDS
+    from facegate.watch.video import VideoSource
+    from facegate.watch.watcher import Watcher
+
+    picture = DATA / "negatives" / "chessboard_RGB.png" if scene == "empty corridor" \
+        else DATA / "pad" / "replayattack-devel" / "enroll" / "client005.jpg"
+    clip = still_scene(picture, tmp_path / "still.avi", 3)
+    counting, events = CountingModel(model), []
+    watcher = Watcher(counting, LiveGallery(video_db, model.name), "still", lambda r, f: events.append(r),
+                      lambda message: None, liveness=False)
+    with VideoSource(str(clip)) as frames:
+        for frame in frames:
+            watcher.process(frame)
+    watcher.finish()
+    assert watcher.summary.frames == 90
+    if scene == "empty corridor":
+        assert counting.detections == 1 + int(3 / HEARTBEAT_SECONDS - 1e-9)  # at 0, 1 and 2 s
+        assert watcher.summary.undetected == 90 - counting.detections and not events
+    else:
+        assert counting.detections == 90 and watcher.summary.tracks == 1
+        assert [e["event"] for e in events] == ["unknown", "left"]  # client005 is not in this database

@@ -77,17 +77,18 @@ class FaceModel:
     def embedding_size(self):
         return self.spec.embedding_size
 
-    def detect(self, image):
+    def detect(self, image, enlarge=True):
         """Faces in an RGB array, main face first, then by size (see main_face_first), without embeddings.
 
         Where no face reaches MIN_CONFIDENCE, detection runs once more on the image enlarged twice (up to
-        DETECTION_RETRY_SIDE): small faces that MTCNN finds uncertain at their own size are found there."""
+        DETECTION_RETRY_SIDE): small faces that MTCNN finds uncertain at their own size are found there. That
+        second pass is most of an empty picture's cost; `enlarge=False` skips it."""
         height, width = image.shape[:2]
         if min(height, width) < MIN_DETECTABLE_SIDE:
             return []
         scale = min(1.0, DETECTION_MAX_SIDE / max(height, width))
         faces = self._detect_at(image, scale)
-        if not faces and max(height, width) * scale * 2 <= DETECTION_RETRY_SIDE:
+        if enlarge and not faces and max(height, width) * scale * 2 <= DETECTION_RETRY_SIDE:
             faces = self._detect_at(image, scale * 2)
         return main_face_first(faces, width, height)
 

@@ -13,6 +13,7 @@ from .events import event_record
 from ..faces.quality import measure
 from ..liveness import Evidence
 from ..liveness.motion import grey_of
+from .gate import MotionGate
 from .tracking import Tracker
 from .visits import MIN_EVIDENCE_SIDE, Visit
 
@@ -22,6 +23,8 @@ class Summary:
     """What a watch did, said on stderr when it ends."""
 
     frames: int = 0
+    undetected: int = 0
+    """Frames the motion gate found not worth a detection (nothing moved, no face followed)."""
     tracks: int = 0
     events: Counter = field(default_factory=Counter)
     seconds: float = 0.0
@@ -31,7 +34,8 @@ class Summary:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.events.items())) or "no events"
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
         warning = "" if self.liveness else "; liveness was off: a photo or a screen could open the door"
-        return (f"watched {source}: {self.frames} frame(s) in {self.seconds:.1f} s ({rate:.1f}/s), "
+        idle = f" ({self.undetected} without motion, not detected)" if self.undetected else ""
+        return (f"watched {source}: {self.frames} frame(s){idle} in {self.seconds:.1f} s ({rate:.1f}/s), "
                 f"{self.tracks} face track(s), {counts}{warning}")
 
 
@@ -48,16 +52,24 @@ class Watcher:
         self.opens = opens or (lambda identity, time: True)
         self.snapshots = Path(snapshots) if snapshots else None
         self.tracker = Tracker()
+        self.gate = MotionGate()
         self.summary = Summary(liveness=liveness)
         self._claim_missing = self._database_failing = False
         self._threshold = None
 
     def process(self, frame):
-        """Detect, follow, embed the undecided faces, decide; emit what was decided on this frame."""
-        gallery, threshold = self._gallery()
-        faces = self.model.detect(frame.image)
-        tracks, ended = self.tracker.update([face.box for face in faces], frame.time)
+        """Detect (when the motion gate says the frame is worth it), follow, embed the undecided faces, decide;
+        emit what was decided on this frame."""
         self.summary.frames += 1
+        following = bool(self.tracker.active)
+        if not self.gate.worth_detecting(frame.image, frame.time, following):
+            self.summary.undetected += 1
+            return
+        gallery, threshold = self._gallery()
+        # the enlarged second pass (small, uncertain faces) only keeps a followed face from being lost: with nobody
+        # followed it is the dearest part of an empty frame, and a newcomer is found as they come closer
+        faces = self.model.detect(frame.image, enlarge=following)
+        tracks, ended = self.tracker.update([face.box for face in faces], frame.time)
         for track in tracks:
             if track.visit is None:
                 track.visit = Visit(frame.time, Evidence() if self.liveness else None)
