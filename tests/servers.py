@@ -110,6 +110,27 @@ class MqttBroker:
     def url(self):
         return f"mqtt://127.0.0.1:{self.port}/{self.topic}"
 
+    def retained(self, topic_filter, seconds=10):
+        """{topic: payload text} of the retained messages under `topic_filter`, as a client connecting now sees them."""
+        import paho.mqtt.client as mqtt
+
+        found, reader = {}, mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        if self.users:
+            reader.username_pw_set(*next(iter(self.users.items())))
+        reader.on_message = lambda client, userdata, message: found.__setitem__(message.topic,
+                                                                                message.payload.decode())
+        reader.connect("127.0.0.1", self.port)
+        reader.subscribe(topic_filter, qos=1)
+        reader.loop_start()
+        time.sleep(seconds / 5)
+        deadline = time.monotonic() + seconds
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.1)
+        reader.loop_stop()
+        reader.disconnect()
+        wanted = (lambda t: t.startswith(topic_filter[:-1])) if topic_filter.endswith("#") else topic_filter.__eq__
+        return {t: payload for t, payload in found.items() if wanted(t)}  # amqtt also sends other retained topics
+
     def wait_for(self, count, seconds=30):
         deadline = time.monotonic() + seconds
         while len(self.messages) < count and time.monotonic() < deadline:

@@ -436,6 +436,28 @@ def test_mqtt_user_and_password_are_sent_to_a_broker_that_requires_them(video_db
     assert "guess" not in wrong.stderr and "s3cret" not in result.stderr
 
 
+def test_home_assistant_discovers_the_door_camera_over_mqtt(video_db):
+    """With --mqtt, Home Assistant's discovery configs for the door (last person, last decision, a 'door opened'
+    pulse, one device named after --door) are retained on the broker, and the availability topic is left saying
+    offline: read back by a client that connects after the watch has ended."""
+    with MqttBroker("door/front") as broker:
+        result = run_facegate("--db", video_db, "--door", "front door", "watch", CLIP, "--json", "--fps", "2",
+                              "--mqtt", broker.url)
+        assert result.returncode == 0, result.stderr
+        configs = broker.retained("homeassistant/#")
+        availability = broker.retained("door/front/availability")
+    node = "facegate_front_door"
+    assert set(configs) == {f"homeassistant/sensor/{node}/last_person/config",
+                            f"homeassistant/sensor/{node}/last_decision/config",
+                            f"homeassistant/binary_sensor/{node}/door_opened/config"}
+    for topic, payload in configs.items():
+        config = json.loads(payload)
+        assert config["state_topic"] == "door/front" and config["availability_topic"] == "door/front/availability"
+        assert config["device"]["identifiers"] == [node] and config["device"]["name"] == "facegate front door"
+        assert config["unique_id"] == f"{node}_{topic.split('/')[3]}"
+    assert availability == {"door/front/availability": "offline"}
+
+
 def test_require_log_keeps_the_door_shut_when_the_log_cannot_be_written(video_db, tmp_path):
     import shutil
 

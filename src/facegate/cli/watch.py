@@ -60,7 +60,8 @@ def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, 
         emit(record) if as_json else say(_event_line(record))
         sys.stdout.flush()
 
-    dispatch = Dispatcher(show, warn, on_match, hook_timeout, webhook, mqtt, settings.access_log(database))
+    access_log = settings.access_log(database)
+    dispatch = Dispatcher(show, warn, on_match, hook_timeout, webhook, mqtt, access_log, access_log.door)
     try:
         with VideoSource(source, fps=fps, realtime=realtime, warn=warn) as frames:
             model = settings.model(database)

@@ -25,9 +25,10 @@ class Dispatcher:
     """Where each event goes: the access log first (a decision that cannot be logged under --require-log opens
     nothing), then `show` (the printer) at once, then each sink that wants it, in the background."""
 
-    def __init__(self, show, warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None, access_log=None):
+    def __init__(self, show, warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None, access_log=None,
+                 door="door"):
         self.show, self.warn, self.access_log = show, warn, access_log
-        self.sinks = sinks_for(warn, on_match, hook_timeout, webhook, mqtt)
+        self.sinks = sinks_for(warn, on_match, hook_timeout, webhook, mqtt, door)
 
     def __call__(self, record, frame=None):
         if self.access_log is not None and record["event"] != "left":

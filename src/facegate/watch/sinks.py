@@ -125,11 +125,37 @@ class Webhook:
             self.warn(f"--webhook {self.url}: {getattr(exc, 'reason', exc)}")
 
 
+DISCOVERY_PREFIX = "homeassistant"
+
+
+def discovery_configs(topic, door):
+    """{config topic: payload}: Home Assistant's MQTT discovery for one door camera whose events go to `topic`:
+    the last person seen, the last decision, and a 'door opened' pulse, one device per door, with availability."""
+    node = "facegate_" + "".join(c if c.isalnum() else "_" for c in door.lower())
+    device = {"identifiers": [node], "name": f"facegate {door}", "manufacturer": "facegate", "model": "door camera"}
+    common = {"state_topic": topic, "availability_topic": f"{topic}/availability", "device": device}
+    keep = "{{ this.state if value_json.event == 'left' else %s }}"
+    entities = {
+        ("sensor", "last_person"): {"name": "Last person", "icon": "mdi:account",
+                                    "value_template": keep % "(value_json.identity or 'unknown')"},
+        ("sensor", "last_decision"): {"name": "Last decision", "icon": "mdi:door",
+                                      "value_template": keep % "value_json.event"},
+        ("binary_sensor", "door_opened"): {"name": "Door opened", "device_class": "door", "off_delay": 5,
+                                           "value_template": "{{ 'ON' if value_json.opens else 'OFF' }}",
+                                           "payload_on": "ON", "payload_off": "OFF"},
+    }
+    return {f"{DISCOVERY_PREFIX}/{kind}/{node}/{name}/config": {**common, **entity, "unique_id": f"{node}_{name}",
+                                                               "object_id": f"{node}_{name}"}
+            for (kind, name), entity in entities.items()}
+
+
 class MqttPublisher(Sink):
     """--mqtt mqtt://[USER:PASSWORD@]HOST[:PORT]/TOPIC: publish each event (QoS 1) with paho-mqtt, which
-    connects and reconnects in its own thread."""
+    connects and reconnects in its own thread. On each connection it also publishes (retained) Home Assistant's
+    discovery configs for the door and `TOPIC/availability` = online; the broker says offline when the watch is
+    gone (its last will), and so does the watch when it ends."""
 
-    def __init__(self, url, warn):
+    def __init__(self, url, warn, door="door"):
         parts = urllib.parse.urlsplit(url)
         self.topic = urllib.parse.unquote(parts.path.lstrip("/"))
         if parts.scheme != "mqtt" or not parts.hostname or not self.topic:
@@ -141,6 +167,8 @@ class MqttPublisher(Sink):
         if parts.username:
             self.client.username_pw_set(urllib.parse.unquote(parts.username),
                                         urllib.parse.unquote(parts.password or ""))
+        self.availability, self.door = f"{self.topic}/availability", door
+        self.client.will_set(self.availability, "offline", qos=1, retain=True)
         self.client.on_connect = self._connected
         self.client.on_connect_fail = self._unreachable
         self.client.max_queued_messages_set(QUEUE_LIMIT)  # a broker that is down does not make memory grow
@@ -158,6 +186,9 @@ class MqttPublisher(Sink):
             self._refused = True
         else:
             self._refused = self._dropping = False
+            for config_topic, config in discovery_configs(self.topic, self.door).items():
+                client.publish(config_topic, json.dumps(config), qos=1, retain=True)
+            client.publish(self.availability, "online", qos=1, retain=True)
 
     def _unreachable(self, client, userdata):
         if not self._refused:
@@ -185,6 +216,12 @@ class MqttPublisher(Sink):
         unsent = sum(1 for info in self._pending if not _published(info))
         if unsent:
             self.warn(f"--mqtt {self.where}: {unsent} event(s) not delivered")
+        if self.client.is_connected():
+            try:
+                self.client.publish(self.availability, "offline", qos=1, retain=True).wait_for_publish(
+                    self.close_timeout)
+            except (RuntimeError, ValueError):
+                pass
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -199,7 +236,7 @@ def _published(info):
         return False
 
 
-def sinks_for(warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None):
+def sinks_for(warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None, door="door"):
     """The sinks a watch's options ask for: the door command (events that open only), the webhook, MQTT."""
     sinks = []
     if on_match:
@@ -208,5 +245,5 @@ def sinks_for(warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None):
     if webhook:
         sinks.append(Background("--webhook", Webhook(webhook, 5.0, warn), warn, 6.0))
     if mqtt:
-        sinks.append(MqttPublisher(mqtt, warn))
+        sinks.append(MqttPublisher(mqtt, warn, door))
     return sinks
