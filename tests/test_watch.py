@@ -458,6 +458,29 @@ def test_home_assistant_discovers_the_door_camera_over_mqtt(video_db):
     assert availability == {"door/front/availability": "offline"}
 
 
+def test_a_watch_that_dies_is_shown_offline_by_the_brokers_last_will(video_db):
+    """Home Assistant sees the door camera online while the watch runs; killed (SIGKILL: no goodbye), the broker
+    publishes its last will and the availability topic says offline."""
+    with MjpegCamera(clip_jpegs(90, 150), fps=15, frames_per_connection=10_000) as camera, \
+            MqttBroker("door/front") as broker:
+        command, environment = facegate_command("--db", video_db, "watch", camera.url, "--json", "--mqtt",
+                                                broker.url)
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline, online = time.monotonic() + 120, {}
+            while online != {"door/front/availability": "online"} and time.monotonic() < deadline:
+                assert process.poll() is None, process.stderr.read()
+                online = broker.retained("door/front/availability", seconds=2)
+        finally:
+            process.kill()
+            process.wait(timeout=60)
+        assert online == {"door/front/availability": "online"}
+        deadline, offline = time.monotonic() + 60, {}
+        while offline != {"door/front/availability": "offline"} and time.monotonic() < deadline:
+            offline = broker.retained("door/front/availability", seconds=2)
+    assert offline == {"door/front/availability": "offline"}
+
+
 def test_require_log_keeps_the_door_shut_when_the_log_cannot_be_written(video_db, tmp_path):
     import shutil
 
