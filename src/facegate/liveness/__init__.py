@@ -55,7 +55,6 @@ class Evidence:
     def __init__(self):
         self.attack_run = self.live_frames = self.flat_pairs = 0
         self.attack_seen = False
-        self.probabilities = []
         self._reference = None
         self._judged_at = None
 
@@ -65,7 +64,6 @@ class Evidence:
         if due and min(face.box[2:]) >= MIN_TEXTURE_SIDE:
             self._judged_at = time
             probability = live_probability(image, face)
-            self.probabilities.append(probability)
             self.attack_run = self.attack_run + 1 if probability < ATTACK_BELOW else 0
             self.attack_seen = self.attack_seen or self.attack_run >= DENY_FRAMES
             self.live_frames += probability >= LIVE_FROM

@@ -29,7 +29,6 @@ class MotionGate:
 
     def __init__(self, heartbeat=HEARTBEAT_SECONDS):
         self.heartbeat = heartbeat
-        self.skipped = 0
         self._reference = self._detected_at = None
 
     def worth_detecting(self, image, time, following):
@@ -39,8 +38,6 @@ class MotionGate:
                >= MIN_CHANGED_SHARE)
         if due:
             self._reference, self._detected_at = small, time
-        else:
-            self.skipped += 1
         return due
 
 

@@ -226,8 +226,6 @@ class MqttPublisher(Sink):
         self.client.loop_stop()
 
 
-
-
 def _published(info):
     """Whether paho delivered a message (one queued while disconnected raises until it is sent: not yet)."""
     try:

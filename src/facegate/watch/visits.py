@@ -53,6 +53,7 @@ class Visit:
         self.liveness = liveness
         self.decision = None
         """The last announcement (None before the first)."""
+        self._announced_at = None
 
     def add(self, embedding, score):
         self.embeddings.append(np.asarray(embedding, np.float32))
@@ -62,7 +63,7 @@ class Visit:
         """Whether frames still count: before a decision, and for KEEP_TRYING_SECONDS after an `unknown`."""
         if self.decision is None:
             return True
-        return self.decision.event == "unknown" and time - self._unknown_time <= KEEP_TRYING_SECONDS
+        return self.decision.event == "unknown" and time - self._announced_at <= KEEP_TRYING_SECONDS
 
     def best_frames(self):
         """The embeddings of the TEMPLATE_FRAMES best frames, best first."""
@@ -107,7 +108,6 @@ class Visit:
         return None
 
     def _announce(self, event, identity, distance, frames, live, cues, time):
-        if event == "unknown":
-            self._unknown_time = time
+        self._announced_at = time
         self.decision = Decision(event, identity, distance, frames, live, cues)
         return self.decision
