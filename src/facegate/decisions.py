@@ -21,11 +21,13 @@ def verify_picture(path, name, gallery, model, threshold, access_log=None, requi
     live is None when not judged. `extra` goes into the record (e.g. the caller)."""
     distance, door_open, face_count, face = verify_main_face(path, name, gallery, model, threshold,
                                                              require_single_face)
+    wants_crop = access_log is not None and access_log.faces
+    pixels = _pixels_of(path) if liveness or wants_crop else None  # read once for both
     live, judged = None, {}
     if liveness:
         from .liveness import judge_still
 
-        verdict, probability = judge_still(_pixels_of(path), face)
+        verdict, probability = judge_still(pixels, face)
         live = verdict.live
         judged = {"live": live, "cues": list(verdict.cues), "live_probability": round(probability, 4)}
     decision = "spoof" if live is False else "match" if door_open else "no-match"
@@ -33,7 +35,7 @@ def verify_picture(path, name, gallery, model, threshold, access_log=None, requi
     if access_log is not None:
         access_log.record("verify", decision, identity=name if door_open else None, claim=name, distance=distance,
                           threshold=threshold, picture=Path(path).read_bytes(),
-                          face=_crop_of_file(path, face.box) if access_log.faces else None, **judged, **extra)
+                          face=face_crop(pixels, face.box) if wants_crop else None, **judged, **extra)
     return distance, door_open, face_count, face, live
 
 
@@ -64,7 +66,3 @@ def _pixels_of(path):
     from .faces.imaging import load_image
 
     return load_image(path)
-
-
-def _crop_of_file(path, box):
-    return face_crop(_pixels_of(path), box)

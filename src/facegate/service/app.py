@@ -114,6 +114,11 @@ def _answer_errors(app, max_upload_bytes):
         return failure(405, "method not allowed: POST the image to /verify or /identify, GET /health")
 
 
+def _flag(name):
+    """A yes/no query parameter of the request: 1, true or yes (any case) is yes."""
+    return request.args.get(name, "0").lower() in ("1", "true", "yes")
+
+
 def _route_decisions(app, state, throttle):
     @app.get("/health")
     def health():
@@ -126,8 +131,7 @@ def _route_decisions(app, state, throttle):
         name = request.args.get("name")
         if name is None:
             return failure(400, "missing ?name= (the claimed identity)")
-        single = request.args.get("require_single_face", "0").lower() in ("1", "true", "yes")
-        liveness = request.args.get("liveness", "0").lower() in ("1", "true", "yes")
+        single, liveness = _flag("require_single_face"), _flag("liveness")
         _, gallery, limit = state.current()
         gallery.embeddings_of(name)  # unknown names are refused before the upload is stored
         keys = (("name", name), ("client", request.remote_addr))
