@@ -51,7 +51,8 @@ def enroll_photos(paths, load_model, largest=False, names=None):
     model = load_model() if files else None
     for result in encode_images(files, model, assess_quality=True) if files else []:
         problem = result.error
-        if not problem and not result.faces:
+        bordered = not problem and not result.faces
+        if bordered:
             result.faces = faces_with_border(result.path, model)
         if not problem and not result.faces:
             problem = NoFaceError(result.path).reason
@@ -63,7 +64,7 @@ def enroll_photos(paths, load_model, largest=False, names=None):
         outcome.embeddings.append(result.faces[0].embedding)
         outcome.sources.append(labels[result.path])
         outcome.enrolled.append(result.path)
-        problems = result.faces[0].problems + _attack_problem(result.path, result.faces[0])
+        problems = result.faces[0].problems + ([] if bordered else _attack_problem(result.path, result.faces[0]))
         if problems:
             outcome.warnings.append((result.path, problems))
     return outcome
@@ -71,15 +72,12 @@ def enroll_photos(paths, load_model, largest=False, names=None):
 
 def _attack_problem(path, face):
     """[why] when the liveness texture cue is sure the face is an attack (under its DENY level), else []: a photo
-    of a printed or screen photo is a weak reference too. (Faces found only with a border are not judged.)"""
+    of a printed or screen photo is a weak reference too. (The caller skips faces found only with a border: their
+    boxes are in the padded picture.)"""
     from .faces.imaging import load_image
     from .liveness import ATTACK_BELOW, judge_still
 
-    image = load_image(path)
-    x, y, w, h = face.box
-    if x + w > image.shape[1] or y + h > image.shape[0]:
-        return []
-    _, probability = judge_still(image, face)
+    _, probability = judge_still(load_image(path), face)
     if probability >= ATTACK_BELOW:
         return []
     return [f"the liveness cue takes it for a print or a screen (live probability {probability:.2f}; a photo "
