@@ -100,6 +100,25 @@ def test_verify_with_liveness_refuses_a_printed_photo_and_accepts_a_live_picture
     assert [(r["decision"], r["live"]) for r in logged] == [("spoof", False), ("match", True)]
 
 
+def test_verify_with_liveness_refuses_a_face_too_small_to_judge(tmp_path):
+    """The seed picture of dan (a 31-px face) matches him, but with --liveness it cannot be judged live: refused,
+    `"live": null`, logged as no-match, not as a spoof."""
+    from conftest import IMAGES
+
+    db = tmp_path / "db"
+    assert run_facegate("--db", db, "enroll", "dan", IMAGES / "dan.jpg").returncode == 0
+    assert run_facegate("--db", db, "verify", IMAGES / "dan.jpg", "dan").returncode == 0
+    judged = run_facegate("--db", db, "verify", IMAGES / "dan.jpg", "dan", "--liveness", "--json")
+    assert judged.returncode == 1, judged.stderr
+    answer = json.loads(judged.stdout)
+    assert answer["match"] is False and answer["live"] is None and answer["distance"] < 0.7
+    readable = run_facegate("--db", db, "verify", IMAGES / "dan.jpg", "dan", "--liveness")
+    assert readable.returncode == 1 and "too small to judge liveness" in readable.stdout
+    logged = [json.loads(line) for line in run_facegate("--db", db, "log", "--json").stdout.splitlines()]
+    assert [(r["decision"], r.get("live"), r.get("cues")) for r in logged] == \
+        [("match", None, None), ("no-match", None, ["too-small"]), ("no-match", None, ["too-small"])]
+
+
 def test_enrolling_a_photo_of_a_print_warns(tmp_path):
     result = run_facegate("--db", tmp_path / "db", "enroll", PERSON, PRINT_STILL)
     assert result.returncode == 0  # a warning, not a refusal: the person may have nothing better

@@ -17,8 +17,8 @@ def verify_picture(path, name, gallery, model, threshold, access_log=None, requi
                    liveness=False, **extra):
     """(dist, door_open, face_count, face, live): the picture's main face against exactly `name`, logged as
     `verify` (LogError under --require-log before the answer is given). With `liveness`, the face is judged by
-    the single-frame cue (liveness.judge_still) and a picture judged an attack never opens (decision `spoof`);
-    live is None when not judged. `extra` goes into the record (e.g. the caller)."""
+    the single-frame cue (liveness.judge_still): only a face judged live opens; one judged an attack is logged
+    as `spoof`, one too small to judge (live None) as `no-match`. live is None when not judged. `extra` goes into the record (e.g. the caller)."""
     distance, door_open, face_count, face = verify_main_face(path, name, gallery, model, threshold,
                                                              require_single_face)
     wants_crop = access_log is not None and access_log.faces
@@ -29,9 +29,10 @@ def verify_picture(path, name, gallery, model, threshold, access_log=None, requi
 
         verdict, probability = judge_still(pixels, face)
         live = verdict.live
-        judged = {"live": live, "cues": list(verdict.cues), "live_probability": round(probability, 4)}
+        judged = {"live": live, "cues": list(verdict.cues),
+                  "live_probability": None if probability is None else round(probability, 4)}
+    door_open = door_open and (not liveness or live is True)
     decision = "spoof" if live is False else "match" if door_open else "no-match"
-    door_open = door_open and live is not False
     if access_log is not None:
         access_log.record("verify", decision, identity=name if door_open else None, claim=name, distance=distance,
                           threshold=threshold, picture=Path(path).read_bytes(),

@@ -72,11 +72,14 @@ def enroll_photos(paths, load_model, largest=False, names=None):
 
 def _attack_problem(path, face):
     """[why] when the liveness texture cue is sure the face is an attack (under its DENY level), else []: a photo
-    of a printed or screen photo is a weak reference too. (The caller skips faces found only with a border: their
-    boxes are in the padded picture.)"""
+    of a printed or screen photo is a weak reference too. Faces too small for the cue are not judged (they are
+    warned of as small). (The caller skips faces found only with a border: their boxes are in the padded
+    picture.)"""
     from .faces.imaging import load_image
-    from .liveness import ATTACK_BELOW, judge_still
+    from .liveness import ATTACK_BELOW, judge_still, judgeable
 
+    if not judgeable(face):
+        return []
     _, probability = judge_still(load_image(path), face)
     if probability >= ATTACK_BELOW:
         return []

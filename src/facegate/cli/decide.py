@@ -44,6 +44,8 @@ def verify(settings, image, name, threshold, require_single_face, liveness, as_j
         verdict = "MATCH, door opens" if door_open else "NO MATCH, door stays closed"
         if live is False:
             verdict = "SPOOF: a photo, a print or a screen, door stays closed"
+        elif liveness and live is None:
+            verdict = "face too small to judge liveness, door stays closed"
         among = f" (the main face of {face_count})" if face_count > 1 else ""
         say(f"{image}: {name}{among}: distance {distance:.3f} (threshold {limit:.3f}): {verdict}")
     return EXIT_OK if door_open else EXIT_NO

@@ -12,7 +12,7 @@ TEXTURE_INTERVAL seconds (about 10 a second): at 30 frames a second neighbouring
 picture, not three times the evidence.
 
 A still (verify --liveness) has one frame and no motion: live when its probability >= STILL_LIVE_FROM, else an
-attack (a door never opens on doubt)."""
+attack (a door never opens on doubt); a face under MIN_TEXTURE_SIDE cannot be judged (live None: refused too)."""
 from dataclasses import dataclass
 
 from . import motion, texture
@@ -42,8 +42,16 @@ def live_probability(image, face):
     return float(texture.shipped().live_probability(texture.features(texture.crops(image, face.keypoints)))[0])
 
 
+def judgeable(face):
+    """Whether the face is large enough for the texture cue (MIN_TEXTURE_SIDE)."""
+    return min(face.box[2:]) >= MIN_TEXTURE_SIDE
+
+
 def judge_still(image, face):
-    """The Verdict on one picture's face: live or attack, never pending; (Verdict, probability)."""
+    """The Verdict on one picture's face: live or attack; (Verdict, probability). A face too small to judge
+    gets live None (cue 'too-small', probability None): not an attack, but nothing to open on either."""
+    if not judgeable(face):
+        return Verdict(None, ("too-small",)), None
     probability = live_probability(image, face)
     live = probability >= STILL_LIVE_FROM
     return Verdict(live, ("texture-live",) if live else ("texture-attack",)), probability
@@ -61,7 +69,7 @@ class Evidence:
     def add(self, image, face, time, grey=None):
         """One frame of the visit's face; `grey` (the frame in grey, shared by its faces) enables the motion cue."""
         due = self._judged_at is None or time - self._judged_at >= TEXTURE_INTERVAL
-        if due and min(face.box[2:]) >= MIN_TEXTURE_SIDE:
+        if due and judgeable(face):
             self._judged_at = time
             probability = live_probability(image, face)
             self.attack_run = self.attack_run + 1 if probability < ATTACK_BELOW else 0
