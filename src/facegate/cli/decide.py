@@ -18,8 +18,9 @@ from .common import (EXIT_NO, EXIT_OK, PATH, annotate_option, emit, face_lines, 
 @click.option("--require-single-face", is_flag=True,
               help="Refuse (exit 2) a picture showing more than one face instead of deciding on the main face.")
 @click.option("--liveness", is_flag=True,
-              help="Also judge whether the picture shows a live face (not a photo, a print or a screen): a "
-                   "picture judged an attack never matches. A single picture proves less than a camera's visit.")
+              help="Also judge whether the picture shows a live face (not a photo, a print or a screen): only "
+                   "a face judged live can match (one under 48 px cannot be judged). A single picture proves less "
+                   "than a camera's visit.")
 @json_option
 @click.pass_obj
 def verify(settings, image, name, threshold, require_single_face, liveness, as_json):

@@ -28,7 +28,8 @@ from .common import EXIT_OK, PATH, emit, json_option, say, threshold_option, war
 @click.option("--cooldown", type=click.FloatRange(0), default=10.0, show_default=True,
               help="Seconds in which one person opens the door once (later matches are events that do not open).")
 @click.option("--webhook", metavar="URL", default=None, help="POST each event as JSON to this http(s) URL.")
-@click.option("--mqtt", metavar="mqtt://HOST:PORT/TOPIC", default=None, help="Publish each event to this topic.")
+@click.option("--mqtt", metavar="mqtt://HOST:PORT/TOPIC", default=None,
+              help="Publish each event to this topic (and Home Assistant discovery configs for this door).")
 @click.option("--snapshots", type=PATH, default=None,
               help="Save the annotated frame of each event into this folder.")
 @click.option("--liveness", type=click.Choice(["on", "off"]), default="on", show_default=True,
@@ -40,8 +41,8 @@ def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, 
 
     Each face is followed from frame to frame; its best frames decide once: match (the door opens, when it is
     also judged live), spoof (a photo or a screen of someone), unknown, or ambiguous; an unknown may still become
-    a match (or a spoof) while the person comes closer. Events are printed (--json: one JSON object per line) and sent to --on-match, --webhook and
-    --mqtt. Ctrl-C or the end of a file ends it with a summary on stderr.
+    a match (or a spoof) while the person comes closer. Events are printed (--json: one JSON object per line)
+    and sent to --on-match, --webhook and --mqtt. Ctrl-C or the end of a file ends it with a summary on stderr.
     """
     from ..watch.events import Cooldown, Dispatcher
     from ..matching import LiveGallery
