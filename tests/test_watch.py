@@ -222,6 +222,8 @@ def test_claim_mode_opens_only_for_the_claimed_person(video_db, tmp_path):
     (lambda tmp: tmp / "missing.mp4", "no such file"),
     (lambda tmp: (tmp / "notes.mp4").write_text("not a video") and tmp / "notes.mp4", "not a video OpenCV can read"),
     (lambda tmp: "7", "cannot open the camera"),
+    (lambda tmp: (tmp / "notes.jpg").write_text("hello") and tmp / "notes.jpg",
+     "not a video OpenCV can read (no frame could be decoded)"),
 ])
 def test_an_unusable_source_is_one_line_and_exit_2(photo_db, tmp_path, make_source, reason):
     source = make_source(tmp_path)

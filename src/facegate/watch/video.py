@@ -124,9 +124,11 @@ class VideoSource:
 
     def _file_frames(self):
         """Every frame of a file, in order, at the consumer's pace; with `fps`, the first frame of each 1/fps.
-        A frame that cannot be decoded is skipped (up to CORRUPT_RUN in a row); its time is kept by position."""
+        A frame that cannot be decoded is skipped (up to CORRUPT_RUN in a row); its time is kept by position. A
+        file that OpenCV opens but from which no frame at all can be read (a damaged picture named .jpg) is a
+        SourceError."""
         cv2 = _cv2()
-        index, next_due, failures = 0, 0.0, 0
+        index, next_due, failures, decoded = 0, 0.0, 0, False
         while not self._closed.is_set() and not self.stopping:
             ok, pixels = self._capture.read()
             position = int(self._capture.get(cv2.CAP_PROP_POS_FRAMES) or index + 1)
@@ -134,10 +136,12 @@ class VideoSource:
             if image is None:
                 failures += 1
                 if failures > CORRUPT_RUN or not ok and position >= self._frame_count():
+                    if not decoded:
+                        raise SourceError(self.name, "not a video OpenCV can read (no frame could be decoded)")
                     return
                 index = max(index + 1, position)
                 continue
-            failures, index = 0, position
+            failures, index, decoded = 0, position, True
             moment = (position - 1) / self.native_fps
             if self.fps and moment + 1e-9 < next_due:
                 continue
