@@ -94,3 +94,25 @@ def shrunk_clip(source, target, scale_at, start=0.0, end=float("inf")):
         writer.write(frame)
     writer.release()
     return target
+
+
+@pytest.fixture(scope="session")
+def photo_db(tmp_path_factory):
+    """Miranda and Lacamoire enrolled from their reference photos (another occasion, other light)."""
+    db = tmp_path_factory.mktemp("photo") / "db"
+    for name, photo in (("lin", "lin-manuel-miranda.png"), ("alex", "alex-lacamoire.png")):
+        assert run_facegate("--db", db, "enroll", name, DATA / "video" / photo).returncode == 0
+    return db
+
+
+@pytest.fixture(scope="session")
+def video_db(tmp_path_factory):
+    """Miranda enrolled from the dev clip's first five seconds (the close-up's first 2.3 s), Lacamoire from his
+    photo."""
+    db = tmp_path_factory.mktemp("video") / "db"
+    enrolled = run_facegate("--db", db, "enroll", "lin", "--video", DATA / "video" / "short_hamilton_clip.mp4",
+                            "--seconds", "5")
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert enrolled.stdout.count("lin: enrolled frame short_hamilton_clip.mp4@") == 5
+    assert run_facegate("--db", db, "enroll", "alex", DATA / "video" / "alex-lacamoire.png").returncode == 0
+    return db
