@@ -60,7 +60,7 @@ class MqttBroker:
     def __init__(self, topic, users=None, password_file=None):
         """`users` ({name: password}): only they may connect (Argon2 hashes in `password_file`); the test's own
         subscriber connects as the first of them."""
-        self.port, self.topic, self.messages = free_port(), topic, []
+        self.port, self.topic, self.messages, self.topics = free_port(), topic, [], []
         self.users, self.password_file = users or {}, password_file
         self._loop = asyncio.new_event_loop()
 
@@ -88,8 +88,7 @@ class MqttBroker:
 
         self._broker = asyncio.run_coroutine_threadsafe(start(), self._loop).result(30)
         self._subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        self._subscriber.on_message = lambda client, userdata, message: self.messages.append(
-            json.loads(message.payload))
+        self._subscriber.on_message = self._received
         subscribed = threading.Event()
         self._subscriber.on_subscribe = lambda *args: subscribed.set()
         if self.users:
@@ -99,6 +98,15 @@ class MqttBroker:
         self._subscriber.loop_start()
         assert subscribed.wait(30), "the test's MQTT subscriber did not get its subscription"
         return self
+
+    def _received(self, client, userdata, message):
+        """Events (JSON) into `messages`, with their topics in `topics`; other payloads (availability) are skipped."""
+        try:
+            event = json.loads(message.payload)
+        except ValueError:
+            return
+        self.messages.append(event)
+        self.topics.append(message.topic)
 
     def __exit__(self, *exc_info):
         self._subscriber.disconnect()

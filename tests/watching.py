@@ -13,7 +13,7 @@ VIDEO = DATA / "video"
 CLIP = VIDEO / "short_hamilton_clip.mp4"
 
 CONTRACT = {"event", "track", "identity", "distance", "threshold", "frames", "time", "wall_time", "box", "source",
-            "opens", "live", "cues"}
+            "camera", "opens", "live", "cues"}
 
 HOOK = """
 import json, os, sys

@@ -6,18 +6,23 @@ import click
 
 from ..errors import FacegateError
 from ..matching import Gallery, resolve_threshold
+from ..watch.visits import MIN_EVIDENCE_SIDE
 from .app import cli
 from .common import EXIT_OK, PATH, emit, json_option, say, threshold_option, warn
 
 
 @cli.command()
-@click.argument("source")
+@click.argument("sources", nargs=-1, metavar="[NAME=]SOURCE...")
+@click.option("--config", "config", type=PATH, default=None,
+              help="The cameras from a TOML file (README, 'Several cameras'), instead of SOURCE arguments.")
 @click.option("--claim", metavar="NAME", default=None,
               help="Badge-reader mode: only NAME can open (checked before any frame is read).")
 @click.option("--fps", type=click.FloatRange(0, min_open=True), default=None,
               help="Frames per second to process: of a file's frames, or at most, of a live source's.")
 @click.option("--realtime", is_flag=True, help="Read a file as if it were live: at its frame rate, dropping "
                                                 "frames when behind (how a camera is stood in for).")
+@click.option("--min-face", "min_face", type=click.IntRange(10, 1000), default=MIN_EVIDENCE_SIDE, show_default=True,
+              help="Faces smaller than this (pixels) are followed but never decided on.")
 @threshold_option
 @json_option
 @click.option("--on-match", "on_match", metavar="CMD", default=None,
@@ -29,54 +34,84 @@ from .common import EXIT_OK, PATH, emit, json_option, say, threshold_option, war
               help="Seconds in which one person opens the door once (later matches are events that do not open).")
 @click.option("--webhook", metavar="URL", default=None, help="POST each event as JSON to this http(s) URL.")
 @click.option("--mqtt", metavar="mqtt://HOST:PORT/TOPIC", default=None,
-              help="Publish each event to this topic (and Home Assistant discovery configs for this door).")
+              help="Publish each event to this topic (TOPIC/NAME per camera when several), and Home Assistant "
+                   "discovery configs for each camera.")
 @click.option("--snapshots", type=PATH, default=None,
               help="Save the annotated frame of each event into this folder.")
 @click.option("--liveness", type=click.Choice(["on", "off"]), default="on", show_default=True,
               help="Presentation-attack detection: a photo, a print or a screen never opens (off: identity only).")
 @click.pass_obj
-def watch(settings, source, claim, fps, realtime, threshold, as_json, on_match, hook_timeout, cooldown, webhook,
-          mqtt, snapshots, liveness):
-    """Watch a camera (index 0, /dev/video0), a video file or a stream URL; announce each visit once.
+def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, as_json, on_match, hook_timeout,
+          cooldown, webhook, mqtt, snapshots, liveness):
+    """Watch cameras (index 0, /dev/video0), video files or stream URLs; announce each visit once.
 
     Each face is followed from frame to frame; its best frames decide once: match (the door opens, when it is
     also judged live), spoof (a photo or a screen of someone), unknown, or ambiguous; an unknown may still become
     a match (or a spoof) while the person comes closer. Events are printed (--json: one JSON object per line)
-    and sent to --on-match, --webhook and --mqtt. Ctrl-C or the end of a file ends it with a summary on stderr.
+    and sent to --on-match, --webhook and --mqtt. Several cameras (NAME=SOURCE each, or --config FILE) share
+    one model; the options above are every camera's defaults. Ctrl-C or the end of the files ends it with a
+    summary per camera on stderr.
     """
-    from ..watch.events import Cooldown, Dispatcher
+    from dataclasses import replace
+
+    from ..accesslog import default_door
     from ..matching import LiveGallery
+    from ..watch.cameras import CameraSpec, from_arguments, from_file, with_doors
+    from ..watch.events import Cooldown, Dispatcher
+    from ..watch.sinks import sinks_for
     from ..watch.video import VideoSource
-    from ..watch.watcher import Watcher, run
+    from ..watch.watcher import Watcher, run_cameras
+
+    base = CameraSpec(source=None, claim=claim, fps=fps, realtime=realtime, min_face=min_face, cooldown=cooldown,
+                      on_match=on_match, hook_timeout=hook_timeout, webhook=webhook, mqtt=mqtt,
+                      snapshots=None if snapshots is None else str(snapshots))
+    if config is not None and sources:
+        raise FacegateError("watch: give SOURCE arguments or --config FILE, not both")
+    if config is None and not sources:
+        raise FacegateError("watch: no source: give SOURCE (NAME=SOURCE for each of several) or --config FILE")
+    cameras = from_file(config, base) if config is not None else from_arguments(sources, base)
+    labels = [f"{camera.name} ({camera.source})" if camera.name else camera.source for camera in cameras]
+    cameras = with_doors(cameras, settings.door, default_door())
 
     database = settings.database()
     resolve_threshold(threshold, database)
     gallery = Gallery.of(database)
-    if claim is not None:
-        gallery.embeddings_of(claim)  # an unknown claim fails before any frame is read
-    elif gallery.is_empty():
-        raise FacegateError(f"{database.path}: the database is empty: enroll someone first")
+    for camera in cameras:
+        if camera.claim is not None:
+            gallery.embeddings_of(camera.claim)  # an unknown claim fails before any frame is read
+        elif gallery.is_empty():
+            raise FacegateError(f"{database.path}: the database is empty: enroll someone first")
 
     def show(record):
         emit(record) if as_json else say(_event_line(record))
         sys.stdout.flush()
 
     access_log = settings.access_log(database)
-    dispatch = Dispatcher(show, warn, on_match, hook_timeout, webhook, mqtt, access_log, access_log.door)
+    dispatchers = []
     try:
-        with VideoSource(source, fps=fps, realtime=realtime, warn=warn) as frames:
+        sinks = sinks_for(cameras, warn)
+        dispatchers = [Dispatcher(show, warn, sinks[camera.name], replace(access_log, door=camera.door))
+                       for camera in cameras]
+        with contextlib.ExitStack() as opened:
+            frames = [opened.enter_context(VideoSource(camera.source, fps=camera.fps, realtime=camera.realtime,
+                                                       warn=warn, must_open=len(cameras) == 1))
+                      for camera in cameras]
             model = settings.model(database)
-            watcher = Watcher(model, LiveGallery(database.path, model.name, threshold), source, dispatch, warn,
-                              claim=claim, opens=Cooldown(cooldown).allows, snapshots=snapshots,
-                              liveness=liveness == "on")
+            live = LiveGallery(database.path, model.name, threshold)
+            watchers = [Watcher(model, live, camera.source, dispatch, warn, claim=camera.claim,
+                                opens=Cooldown(camera.cooldown).allows, snapshots=camera.snapshots,
+                                liveness=liveness == "on", min_face=camera.min_face, camera=camera.name)
+                        for camera, dispatch in zip(cameras, dispatchers)]
             try:
                 with _stopped_by_signals(frames):
-                    run(frames, watcher)
+                    run_cameras(list(zip(frames, watchers)))
             except KeyboardInterrupt:
                 pass
     finally:
-        dispatch.close()
-    warn(watcher.summary.line(source))
+        for dispatch in dispatchers:
+            dispatch.close()
+    for label, watcher in zip(labels, watchers):
+        warn(watcher.summary.line(label))
     return EXIT_OK
 
 
@@ -97,16 +132,17 @@ def _event_line(record):
 
 
 @contextlib.contextmanager
-def _stopped_by_signals(frames):
+def _stopped_by_signals(sources):
     """Ctrl-C or SIGTERM (a service manager stopping the watch) ends it at the next frame, with its pending
     decisions and summary, exit 0; a second one interrupts at once. The first only sets a flag: raised in the
     middle of a frame, an interrupt could leave a lock held that the summary then waits for."""
     import signal
 
     def stop(_signum, _frame):
-        if frames.stopping:
+        if any(source.stopping for source in sources):
             raise KeyboardInterrupt
-        frames.request_stop()
+        for source in sources:
+            source.request_stop()
 
     previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -5,16 +5,15 @@ from datetime import datetime, timezone
 from ..accesslog import LogError
 from ..decisions import log_visit
 from ..records import rounded
-from .sinks import sinks_for
 
 
-def event_record(event, track, identity, distance, threshold, frames, time, box, source, claim=None, opens=False,
-                 live=None, cues=()):
+def event_record(event, track, identity, distance, threshold, frames, time, box, source, camera, claim=None,
+                 opens=False, live=None, cues=()):
     """The JSON contract of watch's events (README, 'Watching a camera')."""
     record = {"event": event, "track": track, "identity": identity, "distance": rounded(distance),
               "threshold": threshold, "frames": frames, "time": round(float(time), 3),
               "wall_time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-              "box": [int(v) for v in box], "source": source, "opens": bool(opens),
+              "box": [int(v) for v in box], "source": source, "camera": camera, "opens": bool(opens),
               "live": live, "cues": list(cues)}
     if claim is not None:
         record["claim"] = claim
@@ -25,10 +24,9 @@ class Dispatcher:
     """Where each event goes: the access log first (a decision that cannot be logged under --require-log opens
     nothing), then `show` (the printer) at once, then each sink that wants it, in the background."""
 
-    def __init__(self, show, warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None, access_log=None,
-                 door="door"):
+    def __init__(self, show, warn, sinks=(), access_log=None):
         self.show, self.warn, self.access_log = show, warn, access_log
-        self.sinks = sinks_for(warn, on_match, hook_timeout, webhook, mqtt, door)
+        self.sinks = list(sinks)
 
     def __call__(self, record, frame=None):
         if self.access_log is not None and record["event"] != "left":
@@ -43,7 +41,8 @@ class Dispatcher:
                 sink(record)
 
     def close(self):
-        """Deliver what is still queued (a door command may take its whole timeout), then stop."""
+        """Deliver what is still queued (a door command may take its whole timeout), then stop (a sink shared by
+        several cameras' dispatchers closes once)."""
         for sink in self.sinks:
             sink.close()
 

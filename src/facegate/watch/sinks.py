@@ -1,7 +1,8 @@
 """Where watch's events go besides the printer: the door command, a webhook, an MQTT topic. Each sink is a Sink
 (one base: receive a record, close); the slow ones work in a background thread behind a bounded queue, so a slow
 door script, web server or broker never holds up the frame loop; what cannot be delivered is said on stderr in
-one line. A new sink is a Sink subclass added to the list Dispatcher builds (events.py)."""
+one line. A new sink is a Sink subclass added to the lists sinks_for builds for each camera."""
+import itertools
 import json
 import os
 import queue
@@ -128,12 +129,13 @@ class Webhook:
 DISCOVERY_PREFIX = "homeassistant"
 
 
-def discovery_configs(topic, door):
+def discovery_configs(topic, camera, availability):
     """{config topic: payload}: Home Assistant's MQTT discovery for one door camera whose events go to `topic`:
-    the last person seen, the last decision, and a 'door opened' pulse, one device per door, with availability."""
-    node = "facegate_" + "".join(c if c.isalnum() else "_" for c in door.lower())
-    device = {"identifiers": [node], "name": f"facegate {door}", "manufacturer": "facegate", "model": "door camera"}
-    common = {"state_topic": topic, "availability_topic": f"{topic}/availability", "device": device}
+    the last person seen, the last decision, and a 'door opened' pulse, one device per camera, with the watch's
+    availability topic."""
+    node = "facegate_" + "".join(c if c.isalnum() else "_" for c in camera.lower())
+    device = {"identifiers": [node], "name": f"facegate {camera}", "manufacturer": "facegate", "model": "door camera"}
+    common = {"state_topic": topic, "availability_topic": availability, "device": device}
     keep = "{{ this.state if value_json.event == 'left' else %s }}"
     entities = {
         ("sensor", "last_person"): {"name": "Last person", "icon": "mdi:account",
@@ -151,11 +153,14 @@ def discovery_configs(topic, door):
 
 class MqttPublisher(Sink):
     """--mqtt mqtt://[USER:PASSWORD@]HOST[:PORT]/TOPIC: publish each event (QoS 1) with paho-mqtt, which
-    connects and reconnects in its own thread. On each connection it also publishes (retained) Home Assistant's
-    discovery configs for the door and `TOPIC/availability` = online; the broker says offline when the watch is
-    gone (its last will), and so does the watch when it ends."""
+    connects and reconnects in its own thread; one connection for the cameras that name this URL, each camera's
+    events on TOPIC (one camera) or TOPIC/CAMERA (several). On each connection it also publishes (retained) Home
+    Assistant's discovery configs for each camera and `TOPIC/availability` = online; the broker says offline
+    when the watch is gone (its last will), and so does the watch when it ends."""
 
-    def __init__(self, url, warn, door="door"):
+    _clients = itertools.count(1)
+
+    def __init__(self, url, warn, cameras=("door",)):
         parts = urllib.parse.urlsplit(url)
         self.topic = urllib.parse.unquote(parts.path.lstrip("/"))
         if parts.scheme != "mqtt" or not parts.hostname or not self.topic:
@@ -163,11 +168,14 @@ class MqttPublisher(Sink):
         import paho.mqtt.client as mqtt
 
         self.warn, self.where = warn, f"{parts.hostname}:{parts.port or 1883}"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"facegate-{os.getpid()}")
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=f"facegate-{os.getpid()}-{next(self._clients)}")
         if parts.username:
             self.client.username_pw_set(urllib.parse.unquote(parts.username),
                                         urllib.parse.unquote(parts.password or ""))
-        self.availability, self.door = f"{self.topic}/availability", door
+        self.availability = f"{self.topic}/availability"
+        self.topics = {camera: self.topic if len(cameras) == 1 else f"{self.topic}/{camera}" for camera in cameras}
+        self._closed = False
         self.client.will_set(self.availability, "offline", qos=1, retain=True)
         self.client.on_connect = self._connected
         self.client.on_connect_fail = self._unreachable
@@ -186,8 +194,9 @@ class MqttPublisher(Sink):
             self._refused = True
         else:
             self._refused = self._dropping = False
-            for config_topic, config in discovery_configs(self.topic, self.door).items():
-                client.publish(config_topic, json.dumps(config), qos=1, retain=True)
+            for camera, topic in self.topics.items():
+                for config_topic, config in discovery_configs(topic, camera, self.availability).items():
+                    client.publish(config_topic, json.dumps(config), qos=1, retain=True)
             client.publish(self.availability, "online", qos=1, retain=True)
 
     def _unreachable(self, client, userdata):
@@ -199,7 +208,7 @@ class MqttPublisher(Sink):
         import paho.mqtt.client as mqtt
 
         self._pending = [info for info in self._pending if not _published(info)]
-        info = self.client.publish(self.topic, json.dumps(record), qos=1)
+        info = self.client.publish(self.topics.get(record.get("camera"), self.topic), json.dumps(record), qos=1)
         if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # sent, or queued until connected
             self._pending.append(info)
         elif not self._dropping:
@@ -208,6 +217,10 @@ class MqttPublisher(Sink):
                       f"are already waiting")
 
     def close(self):
+        """Deliver what is pending and say offline (once: the cameras sharing this connection each close it)."""
+        if self._closed:
+            return
+        self._closed = True
         for info in self._pending:
             try:
                 info.wait_for_publish(self.close_timeout)
@@ -234,14 +247,22 @@ def _published(info):
         return False
 
 
-def sinks_for(warn, on_match=None, hook_timeout=10.0, webhook=None, mqtt=None, door="door"):
-    """The sinks a watch's options ask for: the door command (events that open only), the webhook, MQTT."""
-    sinks = []
-    if on_match:
-        sinks.append(Background("--on-match", CommandHook(on_match, hook_timeout, warn), warn, hook_timeout + 1,
-                                wants=lambda record: record["opens"]))
-    if webhook:
-        sinks.append(Background("--webhook", Webhook(webhook, 5.0, warn), warn, 6.0))
-    if mqtt:
-        sinks.append(MqttPublisher(mqtt, warn, door))
+def sinks_for(cameras, warn):
+    """{camera name: its sinks} for watch.cameras.CameraSpecs: the door command (events that open only), the
+    webhook, MQTT (one connection per broker URL, shared by the cameras that name it)."""
+    brokers = {}
+    for camera in cameras:
+        if camera.mqtt:
+            brokers.setdefault(camera.mqtt, []).append(camera.name)
+    publishers = {url: MqttPublisher(url, warn, names) for url, names in brokers.items()}
+    sinks = {}
+    for camera in cameras:
+        chosen = sinks[camera.name] = []
+        if camera.on_match:
+            chosen.append(Background("--on-match", CommandHook(camera.on_match, camera.hook_timeout, warn), warn,
+                                     camera.hook_timeout + 1, wants=lambda record: record["opens"]))
+        if camera.webhook:
+            chosen.append(Background("--webhook", Webhook(camera.webhook, 5.0, warn), warn, 6.0))
+        if camera.mqtt:
+            chosen.append(publishers[camera.mqtt])
     return sinks

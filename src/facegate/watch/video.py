@@ -58,25 +58,34 @@ def describe(source):
 class VideoSource:
     """Frames of one source (see the module docstring); iterate it once, close it after (or use `with`)."""
 
-    def __init__(self, source, fps=None, realtime=False, warn=None, reopen_pauses=REOPEN_PAUSES):
+    def __init__(self, source, fps=None, realtime=False, warn=None, reopen_pauses=REOPEN_PAUSES, must_open=True):
+        """`must_open` False: a live source that does not open now is said once and opened in the background
+        (one camera of several, still booting, must not keep the others from watching)."""
         self.name = str(source)
         self.target, self.live = describe(source)
         self.fps = fps
         self.realtime = realtime and not self.live
         self.warn = warn or (lambda message: None)
         self.reopen_pauses = reopen_pauses
-        self.dropped = 0
-        """Frames a live source delivered that were replaced by a newer one before they were used."""
         self.reopened = 0
         self.stopping = False
         """Set by request_stop (from a signal handler): the frames end at the next one."""
+        self.ended = False
+        """No frame will come any more (the file's end, a stop, or close)."""
         self._closed = threading.Event()
-        self._reader = None
+        self._reader = self._slot = self._files = self._handed_at = None
         self._release_lock = threading.Lock()
-        self._capture = self._open(first=True)
-        self.native_fps = self._capture.get(_cv2().CAP_PROP_FPS) or 0.0
+        self._capture = self._open(first=must_open or not self.live)
+        if self._capture is None:
+            self.warn(f"{self.name}: cannot open the camera; trying again in the background")
+        self.native_fps = self._capture.get(_cv2().CAP_PROP_FPS) if self._capture is not None else 0.0
         if not 1 <= self.native_fps <= 240:
             self.native_fps = 25.0  # files and streams that do not say: their frame times are counted at 25/s
+
+    @property
+    def dropped(self):
+        """Frames a live source delivered that were replaced by a newer one before they were used."""
+        return self._slot.replaced if self._slot is not None else 0
 
     def __enter__(self):
         return self
@@ -91,8 +100,11 @@ class VideoSource:
 
     def close(self):
         self._closed.set()
+        self.ended = True
         if self._reader is not None and self._reader.is_alive():
-            return  # the reader releases the capture when its read returns: OpenCV's capture is not thread-safe
+            self._reader.join(timeout=5)
+            if self._reader.is_alive():
+                return  # the reader releases the capture when its read returns: OpenCV's capture is not thread-safe
         self._release()
 
     def _release(self):
@@ -102,7 +114,61 @@ class VideoSource:
             capture.release()
 
     def __iter__(self):
-        return self._newest_frames() if self.live or self.realtime else self._file_frames()
+        """Every frame to process, waiting for each (see `poll`)."""
+        wake = threading.Event()
+        self.start(wake)
+        try:
+            while True:
+                wake.clear()
+                frame = self.poll()
+                if frame is not None:
+                    yield frame
+                elif self.ended:
+                    return
+                else:
+                    wake.wait(self.wait_hint())
+        finally:
+            self.close()
+
+    def start(self, wake=None):
+        """Begin reading: a live source's reader thread starts. `wake` (a threading.Event), if given, is set each
+        time a new frame is there, so that one consumer can wait for several sources at once."""
+        if self.live or self.realtime:
+            self._slot = _NewestFrame(wake)
+            self._reader = threading.Thread(target=self._read_into, args=(self._slot,), name="facegate-video",
+                                            daemon=True)
+            self._reader.start()
+        else:
+            self._files = self._file_frames()
+
+    def poll(self):
+        """The frame to process now, without waiting: a file's next frame; a live source's newest, if there is
+        one not yet taken and it is due (at most `fps` a second). None otherwise; `ended` then says whether
+        that is for good."""
+        if self.stopping or self._closed.is_set():
+            self.ended = True
+        if self.ended:
+            return None
+        if self._files is not None:
+            frame = next(self._files, None)
+            self.ended = frame is None
+            return frame
+        if self._due_in() > 0:
+            return None
+        frame, finished = self._slot.take_nowait()
+        if frame is not None:
+            self._handed_at = time.monotonic()
+        self.ended = frame is None and finished
+        return frame
+
+    def wait_hint(self):
+        """Seconds a consumer with nothing to do may wait for this source (it is woken early by a new frame)."""
+        return min(STOP_CHECK_SECONDS, max(self._due_in(), 0.001))
+
+    def _due_in(self):
+        if not self.fps or self._handed_at is None:
+            return 0.0
+        return self._handed_at + 1 / self.fps - time.monotonic()
 
     def _open(self, first=False):
         cv2 = _cv2()
@@ -152,29 +218,6 @@ class VideoSource:
         count = self._capture.get(_cv2().CAP_PROP_FRAME_COUNT)
         return count if count and count > 0 else 0
 
-    def _newest_frames(self):
-        """The newest frame each time the consumer asks, read by a thread meanwhile; at most `fps` a second."""
-        slot = _NewestFrame()
-        reader = self._reader = threading.Thread(target=self._read_into, args=(slot,), name="facegate-video",
-                                                 daemon=True)
-        reader.start()
-        try:
-            last = None
-            while not self.stopping:
-                if self.fps and last is not None:
-                    pause = last + 1 / self.fps - time.monotonic()
-                    if pause > 0 and self._closed.wait(pause):
-                        return
-                frame = slot.take(lambda: self.stopping)
-                if frame is None:
-                    return
-                last = time.monotonic()
-                yield frame
-        finally:
-            self._closed.set()
-            reader.join(timeout=5)
-            self.dropped = slot.replaced
-
     def _read_into(self, slot):
         """The reader thread: put every frame in the slot (replacing an unused one) until the source ends."""
         started, index = time.monotonic(), 0
@@ -199,7 +242,7 @@ class VideoSource:
 
     def _read_or_reopen(self):
         """(True, pixels) of the next frame; a lost live source is reopened, with pauses, until closed."""
-        ok, pixels = self._capture.read()
+        ok, pixels = self._capture.read() if self._capture is not None else (False, None)
         if ok or not self.live:
             return ok, pixels
         attempt = 0
@@ -223,33 +266,32 @@ class VideoSource:
 
 
 class _NewestFrame:
-    """A one-frame mailbox: put replaces what is there, take waits for something new."""
+    """A one-frame mailbox: put replaces what is there (counted in `replaced`), take_nowait empties it; `wake`, if
+    given, is set at each put and at the end."""
 
-    def __init__(self):
-        self._condition = threading.Condition()
+    def __init__(self, wake=None):
+        self._lock = threading.Lock()
         self._frame, self._finished, self.replaced = None, False, 0
+        self._wake = wake
 
     def put(self, frame):
-        with self._condition:
+        with self._lock:
             self.replaced += self._frame is not None
             self._frame = frame
-            self._condition.notify()
+        if self._wake is not None:
+            self._wake.set()
 
     def finish(self):
-        with self._condition:
+        with self._lock:
             self._finished = True
-            self._condition.notify()
+        if self._wake is not None:
+            self._wake.set()
 
-    def take(self, stopping=lambda: False):
-        """The newest frame not taken yet; None once the source has ended and nothing is left, or once `stopping()`
-        (looked at every STOP_CHECK_SECONDS)."""
-        with self._condition:
-            while self._frame is None and not self._finished:
-                if stopping():
-                    return None
-                self._condition.wait(STOP_CHECK_SECONDS)
+    def take_nowait(self):
+        """(the newest frame not taken yet or None, whether the source has ended with nothing left)."""
+        with self._lock:
             frame, self._frame = self._frame, None
-            return frame
+            return frame, self._finished and frame is None
 
 
 def _rgb(pixels):

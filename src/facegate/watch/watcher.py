@@ -2,6 +2,7 @@
 visit (visits.py) on the identity and the liveness evidence of its frames, events out (events.py). Faces of tracks
 already decided (an `unknown` once its 10 s of trying are over) are followed but not embedded again: after a
 decision, a frame costs detection only."""
+import threading
 import time as clock
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,24 +31,26 @@ class Summary:
     seconds: float = 0.0
     liveness: bool = True
 
-    def line(self, source):
+    def line(self, camera):
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.events.items())) or "no events"
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
         warning = "" if self.liveness else "; liveness was off: a photo or a screen could open the door"
         idle = f" ({self.undetected} without motion, not detected)" if self.undetected else ""
-        return (f"watched {source}: {self.frames} frame(s){idle} in {self.seconds:.1f} s ({rate:.1f}/s), "
+        return (f"watched {camera}: {self.frames} frame(s){idle} in {self.seconds:.1f} s ({rate:.1f}/s), "
                 f"{self.tracks} face track(s), {counts}{warning}")
 
 
 class Watcher:
-    """Turns frames into events. `emit(record, frame)` receives each event record with the frame it was decided
-    on (None for `left`); `opens(identity, time)` says whether a match may open (the cooldown); `liveness`
-    False decides on identity alone."""
+    """Turns the frames of one camera into events. `emit(record, frame)` receives each event record with the frame
+    it was decided on (None for `left`); `opens(identity, time)` says whether a match may open (the cooldown);
+    `liveness` False decides on identity alone; faces under `min_face` pixels are followed, never decided on;
+    `camera` names the camera in the events (default: the source)."""
 
     def __init__(self, model, live, source_name, emit, warn, claim=None, opens=None, snapshots=None,
-                 liveness=True):
+                 liveness=True, min_face=MIN_EVIDENCE_SIDE, camera=None):
         self.model, self.live, self.source_name = model, live, source_name
-        self.liveness = liveness
+        self.camera = camera or source_name
+        self.liveness, self.min_face = liveness, min_face
         self.emit, self.warn, self.claim = emit, warn, claim
         self.opens = opens or (lambda identity, time: True)
         self.snapshots = Path(snapshots) if snapshots else None
@@ -66,8 +69,9 @@ class Watcher:
             self.summary.undetected += 1
             return
         gallery, threshold = self._gallery()
-        # the enlarged second pass (small, uncertain faces) only keeps a followed face from being lost: with nobody
-        # followed it is the dearest part of an empty frame, and a newcomer is found as they come closer
+        # the enlarged second pass (small, uncertain faces) only keeps a followed face from being lost (without it a
+        # track of the dev clip ends 0.4 s early): with nobody followed it is the dearest part of an empty frame,
+        # and a newcomer is found as they come closer
         faces = self.model.detect(frame.image, enlarge=following)
         tracks, ended = self.tracker.update([face.box for face in faces], frame.time)
         for track in tracks:
@@ -75,7 +79,7 @@ class Watcher:
                 track.visit = Visit(frame.time, Evidence() if self.liveness else None)
                 self.summary.tracks += 1
         evidence = [(face, track) for face, track in zip(faces, tracks)
-                    if track.visit.wants_evidence(frame.time) and min(face.box[2:]) >= MIN_EVIDENCE_SIDE]
+                    if track.visit.wants_evidence(frame.time) and min(face.box[2:]) >= self.min_face]
         decided = []
         if evidence and self._can_decide(gallery):
             embeddings = self.model.embed([self.model.crop(frame.image, face) for face, _ in evidence])
@@ -90,10 +94,15 @@ class Watcher:
         for track, decision, threshold in decided:
             opens = decision.event == "match" and self.opens(decision.identity, frame.time)
             self._send(event_record(decision.event, track.id, decision.identity, decision.distance, threshold,
-                                    decision.frames, frame.time, track.box, self.source_name, self.claim, opens,
-                                    decision.live, decision.cues), frame, tracks)
+                                    decision.frames, frame.time, track.box, self.source_name, self.camera,
+                                    self.claim, opens, decision.live, decision.cues), frame, tracks)
         for track in ended:
             self._left(track, threshold)
+
+    @property
+    def deciding(self):
+        """Whether a visit in view still gathers evidence (its camera goes first when several share the model)."""
+        return any(track.visit is not None and track.visit.decision is None for track in self.tracker.active)
 
     def finish(self):
         """The source has ended: every visit still open has left."""
@@ -137,8 +146,8 @@ class Watcher:
         if decision is None:
             return  # a visit never decided (too short, too small) leaves quietly
         self._send(event_record("left", track.id, decision.identity, decision.distance, threshold, track.frames,
-                                track.last_time, track.box, self.source_name, self.claim, live=decision.live,
-                                cues=decision.cues), None, None)
+                                track.last_time, track.box, self.source_name, self.camera, self.claim,
+                                live=decision.live, cues=decision.cues), None, None)
 
     def _send(self, record, frame, tracks):
         self.summary.events[record["event"]] += 1
@@ -156,18 +165,53 @@ class Watcher:
             state = decision.event if decision else "pending"
             faces.append((track.box, label_for(decision and decision.identity, decision and decision.distance,
                                                state), state))
-        name = f"{record['wall_time'][:19].replace(':', '')}-t{record['time']:09.3f}-track{record['track']}-" \
+        name = f"{_file_name(self.camera)}-{record['wall_time'][:19].replace(':', '')}-t{record['time']:09.3f}-track{record['track']}-" \
                f"{record['event']}.jpg"
         return save_annotated(frame.image, faces, self.snapshots / name)
 
 
+def _file_name(text):
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+
+
 def run(source, watcher):
     """Feed every frame of `source` to `watcher` until the source ends (or Ctrl-C); the Summary."""
-    started = clock.monotonic()
+    return run_cameras([(source, watcher)])[0]
+
+
+def run_cameras(cameras):
+    """Watch several cameras, [(VideoSource, Watcher)], with one model: in rounds, each camera's frame due now
+    (its newest, for a live one) to its watcher, cameras with an undecided visit first and the others in turn,
+    so that no camera starves; waiting, when no camera has a frame, until one has. Each camera ends on its own
+    (its file's end), all at a stop (VideoSource.request_stop) or Ctrl-C. The Summary of each, in order."""
+    started, wake = clock.monotonic(), threading.Event()
+    watching = list(cameras)
+    for source, _ in watching:
+        source.start(wake)
+    turn = 0
     try:
-        for frame in source:
-            watcher.process(frame)
+        while watching:
+            wake.clear()
+            rotated = watching[turn % len(watching):] + watching[:turn % len(watching)]
+            processed = False
+            for source, watcher in sorted(rotated, key=lambda camera: not camera[1].deciding):
+                frame = source.poll()
+                if frame is not None:
+                    watcher.process(frame)
+                    processed = True
+                elif source.ended:
+                    watching.remove((source, watcher))
+                    _end(source, watcher, started)
+            turn += 1
+            if not processed and watching:
+                wake.wait(min(source.wait_hint() for source, _ in watching))
     finally:
-        watcher.finish()
-        watcher.summary.seconds = clock.monotonic() - started
-    return watcher.summary
+        for source, watcher in watching:
+            _end(source, watcher, started)
+    return [watcher.summary for _, watcher in cameras]
+
+
+def _end(source, watcher, started):
+    source.close()
+    watcher.finish()
+    watcher.summary.seconds = clock.monotonic() - started
