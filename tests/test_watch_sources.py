@@ -208,3 +208,27 @@ def test_a_still_scene_is_detected_at_the_heartbeat_only_unless_a_face_is_follow
     else:
         assert counting.detections == 90 and watcher.summary.tracks == 1
         assert [e["event"] for e in events] == ["unknown", "left"]  # client005 is not in this database
+
+
+def test_a_live_camera_showing_a_still_scene_is_looked_at_ten_times_a_second_at_most(model, video_db, tmp_path):
+    """An empty, noisy scene read live at 30 frames/s for 3 s: while nothing moves and no face is followed, the
+    watcher is handed one frame per IDLE_SECONDS at most (a lower bound on the gaps: a slower machine only makes
+    them longer), and the frames in between are dropped without being decoded into pictures."""
+    from facegate.matching import LiveGallery
+    from facegate.watch.video import VideoSource
+    from facegate.watch.watcher import IDLE_SECONDS, Watcher, run
+
+    clip = still_scene(DATA / "negatives" / "chessboard_RGB.png", tmp_path / "still.avi", 3)
+    handed = []
+
+    class Timed(Watcher):
+        def process(self, frame):
+            handed.append(time.monotonic())
+            super().process(frame)
+
+    watcher = Timed(model, LiveGallery(video_db, model.name), "still", lambda r, f: None, lambda message: None)
+    source = VideoSource(str(clip), realtime=True)
+    summary = run(source, watcher)
+    gaps = [later - earlier for earlier, later in zip(handed[1:], handed[2:])]  # after the first look
+    assert gaps and min(gaps) >= IDLE_SECONDS - 0.01, gaps
+    assert summary.frames <= 3 / IDLE_SECONDS + 2 and source.dropped >= 90 - summary.frames - 2

