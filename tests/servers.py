@@ -155,6 +155,8 @@ class MjpegCamera(_Served):
     def __init__(self, jpeg_frames, fps=15, frames_per_connection=40):
         self.frames, self.fps, self.per_connection = jpeg_frames, fps, frames_per_connection
         self.connections, self.position, self.stopped = 0, 0, threading.Event()
+        self.sent = []
+        """(wall-clock time, position) of each frame sent: frame `position % len(jpeg_frames)` of the loop."""
         camera = self
 
         class Handler(_Quiet):
@@ -168,6 +170,7 @@ class MjpegCamera(_Served):
                         if camera.stopped.is_set():
                             return
                         jpeg = camera.frames[camera.position % len(camera.frames)]
+                        camera.sent.append((time.time(), camera.position))
                         camera.position += 1
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
                                          % len(jpeg) + jpeg + b"\r\n")
