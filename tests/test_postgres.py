@@ -297,7 +297,7 @@ def test_watch_on_postgres_matches_and_sees_an_enrollment_made_while_it_runs(pg)
     (Miranda: unknown). Miranda enrolled from video into the server while the watch runs: his next visit is a
     match (the watch saw the commit counter change)."""
     from servers import MjpegCamera
-    from test_watch import VIDEO, clip_jpegs, unknown_until_enrolled_while_watching, watching
+    from watching import VIDEO, clip_jpegs, unknown_until_enrolled_while_watching, watching
 
     ok("--db", pg, "enroll", "alex", VIDEO / "alex-lacamoire.png")
     with MjpegCamera(clip_jpegs(30, 210), fps=15, frames_per_connection=10_000) as camera:

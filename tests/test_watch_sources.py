@@ -8,7 +8,8 @@ import pytest
 
 from conftest import DATA, run_facegate, snapshot
 from servers import MjpegCamera
-from watching import CLIP, VIDEO, CountingModel, clip_jpegs, events_of, read_events_until, still_scene, watching
+from watching import (CLIP, VIDEO, CountingModel, clip_jpegs, events_of, read_events_until, still_scene,
+                      unknown_until_enrolled_while_watching, watching)
 
 
 @pytest.mark.parametrize("make_source, reason", [
@@ -47,24 +48,6 @@ def test_realtime_watches_a_file_as_a_camera(video_db):
     events = events_of(result.stdout)
     assert any(e["event"] == "match" and e["identity"] == "lin" for e in events)
     assert sum(e["event"] == "unknown" for e in events) >= 3
-
-
-def unknown_until_enrolled_while_watching(process, db):
-    """Miranda's visits are unknown until he is enrolled from video into `db` while `process` watches him; then his
-    next visit matches. Ctrl-C ends the watch, exit 0; its stderr."""
-    try:
-        first = read_events_until(process, lambda e: any(x["event"] == "unknown" for x in e), 120)
-        assert any(e["event"] == "unknown" for e in first), process.stderr.read() if process.poll() else first
-        assert not any(e["event"] == "match" for e in first)
-        enrolled = run_facegate("--db", db, "enroll", "lin", "--video", CLIP, "--seconds", "5")
-        assert enrolled.returncode == 0, enrolled.stderr
-        later = read_events_until(process, lambda e: any(x["event"] == "match" for x in e), 120)
-        assert [e["identity"] for e in later if e["event"] == "match"][:1] == ["lin"]
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 0, stderr
-    return stderr
 
 
 def test_a_network_camera_that_drops_is_reopened_and_enrolling_takes_effect_while_watching(photo_db, tmp_path):

@@ -2,11 +2,12 @@
 and ways to run, feed and read a watch (a network camera's frames, events read as they come, a counted detector)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 
-from conftest import DATA
+from conftest import DATA, run_facegate
 
 VIDEO = DATA / "video"
 
@@ -66,6 +67,24 @@ def watching(db, source):
     """`facegate watch SOURCE --json` running, its stdout and stderr in pipes."""
     command, environment = facegate_command("--db", db, "watch", source, "--json")
     return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def unknown_until_enrolled_while_watching(process, db):
+    """Miranda's visits are unknown until he is enrolled from video into `db` while `process` watches him; then his
+    next visit matches. Ctrl-C ends the watch, exit 0; its stderr."""
+    try:
+        first = read_events_until(process, lambda e: any(x["event"] == "unknown" for x in e), 120)
+        assert any(e["event"] == "unknown" for e in first), process.stderr.read() if process.poll() else first
+        assert not any(e["event"] == "match" for e in first)
+        enrolled = run_facegate("--db", db, "enroll", "lin", "--video", CLIP, "--seconds", "5")
+        assert enrolled.returncode == 0, enrolled.stderr
+        later = read_events_until(process, lambda e: any(x["event"] == "match" for x in e), 120)
+        assert [e["identity"] for e in later if e["event"] == "match"][:1] == ["lin"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    return stderr
 
 
 class CountingModel:
