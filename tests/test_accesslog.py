@@ -159,3 +159,33 @@ def test_prune_deletes_the_face_crops_and_export_import_leave_the_log_behind(sta
     assert records(elsewhere) == [] and not log_folder(elsewhere).exists()
     assert run_facegate("--db", staff_db, "log", "prune", "--older-than", "0d").returncode == 0
     assert records(staff_db) == [] and not crop.exists()
+
+
+def test_following_the_log_gives_each_new_record_once_across_rotation_and_rewrites(tmp_path, monkeypatch):
+    """What the console's live view reads: after(cursor) gives the records written since, once each, also when
+    the file was rotated in between; a rewrite in place (purge) repeats nothing. newest() pages newest first."""
+    db = tmp_path / "db"
+    db.mkdir()
+    monkeypatch.setattr(accesslog.folder, "ROTATE_BYTES", 1000)
+    log, store = AccessLog(db, "front", warn=pytest.fail), accesslog.log_of(db)
+    cursor = store.end()
+    assert store.after(cursor) == ([], cursor)
+    seen = []
+    for number in range(40):
+        log.record("verify", "match" if number % 2 else "no-match", claim=f"person-{number}")
+        if number % 7 == 0:
+            records, cursor = store.after(cursor)
+            seen += records
+    records, cursor = store.after(cursor)
+    seen += records
+    assert len(list(log_folder(db).glob("access-*.jsonl"))) >= 3  # it did rotate
+    assert [r["claim"] for r in seen] == [f"person-{n}" for n in range(40)]
+    assert accesslog.purge_person(db, "person-39") == 1
+    records, cursor = store.after(cursor)
+    assert records == []
+    log.record("identify", "unknown")
+    assert [r["decision"] for r in store.after(cursor)[0]] == ["unknown"]
+    page, total = store.newest(0, 3, decision="match")
+    assert total == 19 and [r["claim"] for r in page] == ["person-37", "person-35", "person-33"]
+    page, total = store.newest(18, 3, decision="match")
+    assert total == 19 and [r["claim"] for r in page] == ["person-1"]

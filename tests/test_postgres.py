@@ -1,6 +1,7 @@
 """The enrollment database on a real PostgreSQL 16 with pgvector, started by the tests (pgserver, on a private
 socket): the same commands and the same decisions as a folder database, migration both ways, concurrent
 writers, a killed writer, a newer schema, damaged rows, a server that is not there, the access log, the service."""
+import io
 import json
 import signal
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+from PIL import Image
 
 from facegate.db import Database
 from facegate.db.location import PgLocation
@@ -247,7 +249,21 @@ def test_the_access_log_lives_in_the_database(pg):
     assert [(r["door"], r["decision"], r["claim"]) for r in records] == [("lobby", "match", "younes"),
                                                                           ("lobby", "no-match", "younes")]
     assert records[0]["face"] == "in facegate_access_log" and "face" not in records[1]
-    assert ok("--db", pg, "log", "prune", "--older-than", "0d").stdout.startswith("2 access-log record(s)")
+
+    from facegate.accesslog import log_of  # what the console reads: pages, new records since, face crops
+
+    store = log_of(pg)
+    cursor = store.end()
+    page, total = store.newest(0, 1, door="lobby")
+    assert total == 2 and [r["decision"] for r in page] == ["no-match"] and store.face_key(page[0]) is None
+    (matched,), _ = store.newest(1, 5)
+    assert Image.open(io.BytesIO(store.face(store.face_key(matched)))).size[0] > 20
+    assert store.after(cursor) == ([], cursor)
+    ok("--db", pg, "--door", "lobby", "identify", IMAGES / "camera_0.jpg")
+    records, cursor = store.after(cursor)
+    assert [(r["command"], r["identity"]) for r in records] == [("identify", "younes")]
+    assert store.after(cursor) == ([], cursor)
+    assert ok("--db", pg, "log", "prune", "--older-than", "0d").stdout.startswith("3 access-log record(s)")
     assert ok("--db", pg, "log").stdout == ""
 
 

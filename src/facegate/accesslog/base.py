@@ -1,4 +1,6 @@
 """The access log's interface: each kind of database keeps its log in a LogStore of the same kind."""
+from datetime import datetime
+
 from ..errors import FacegateError
 
 LOGS = {}
@@ -25,6 +27,30 @@ class LogStore:
         """The records, oldest first, filtered: since (an aware datetime), name (claimed or identified), door,
         decision."""
         raise NotImplementedError
+
+    def newest(self, offset, limit, since=None, until=None, name=None, door=None, decision=None):
+        """One page of the filtered records, newest first (`until`: an aware datetime, exclusive), and how many
+        records pass the filters."""
+        records = [entry for entry in self.read(since, name, door, decision)
+                   if until is None or datetime.fromisoformat(entry["time"]) < until]
+        return records[::-1][offset:offset + limit], len(records)
+
+    def face_key(self, record):
+        """How face() finds the face crop kept with `record` (one that newest() gave); None if none was kept."""
+        return None
+
+    def face(self, key):
+        """The JPEG bytes of the face crop at `key` (from face_key()), or None."""
+        return None
+
+    def end(self):
+        """A cursor at the log's end now, for after(): what is written from now on."""
+        return sum(1 for _ in self.read())
+
+    def after(self, cursor):
+        """The records written since `cursor` (from end() or after()), oldest first, and the cursor past them."""
+        records = list(self.read())
+        return records[cursor:], len(records)
 
     def delete_older(self, cutoff):
         """Drop the records (and face crops) older than the aware datetime `cutoff`; how many."""

@@ -50,6 +50,49 @@ class FolderLog(LogStore):
                     if matches_filters(entry, moment, since, name, door, decision):
                         yield entry
 
+    def face_key(self, record):
+        return record.get("face")
+
+    def face(self, key):
+        folder = log_folder(self.location).resolve()
+        path = (folder / key).resolve()
+        if not key.startswith("faces/") or folder not in path.parents or path.suffix != ".jpg":
+            return None
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def end(self):
+        """(inode, size) of the log's newest file: new records are the bytes past it, then the files after it."""
+        files = log_files(self.location)
+        if not files:
+            return (None, 0)
+        status = files[-1].stat()
+        return (status.st_ino, status.st_size)
+
+    def after(self, cursor):
+        inode, offset = cursor
+        files = log_files(self.location)
+        inodes = [path.stat().st_ino for path in files]
+        if inode is None:
+            start, offset = 0, 0
+        elif inode in inodes:
+            start = inodes.index(inode)
+        else:
+            return [], self.end()  # rewritten in place (prune, purge): nothing new to tell, go on from its end
+        records, cursor = [], (inode, offset)
+        for index in range(start, len(files)):
+            lines = _lines_from(files[index], offset if index == start else 0)
+            complete = [line for line in lines if line.endswith(b"\n")]  # the last may still be being written
+            for line in complete:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    pass
+            cursor = (inodes[index], (offset if index == start else 0) + sum(map(len, complete)))
+        return records, cursor
+
     def delete_older(self, cutoff):
         return self._rewrite_all(lambda entry: _older(entry, cutoff))
 
@@ -106,6 +149,16 @@ def log_files(db_path):
     rotated = sorted(folder.glob("access-*.jsonl"))
     current = folder / "access.jsonl"
     return rotated + ([current] if current.exists() else [])
+
+
+def _lines_from(path, offset):
+    """The lines of `path` from byte `offset` (the last one may be incomplete: still being written)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read().splitlines(keepends=True)
+    except OSError as exc:
+        raise LogError(f"{path}: cannot read the access log ({exc.strerror or exc})") from None
 
 
 def _older(entry, cutoff):

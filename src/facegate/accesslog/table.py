@@ -34,22 +34,44 @@ class TableLog(LogStore):
             raise LogError(f"cannot write the access log: {exc}") from None
 
     def read(self, since=None, name=None, door=None, decision=None):
-        conditions, values = [], []
-        for condition, value in (("time >= %s", since), ("(identity = %s OR claim = %s)", name),
-                                 ("door = %s", door), ("decision = %s", decision)):
-            if value is not None:
-                conditions.append(condition)
-                values.extend([value] * condition.count("%s"))
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        return self._select(since, name, door, decision)
+
+    def newest(self, offset, limit, since=None, until=None, name=None, door=None, decision=None):
+        where, values = _where(since=since, until=until, name=name, door=door, decision=decision)
         with connected(self.location) as connection:
-            rows = connection.execute(f"SELECT {', '.join(LOG_COLUMNS)}, extra, face IS NOT NULL FROM "
-                                      f"facegate_access_log {where} ORDER BY time, id", values).fetchall()
+            total = connection.execute(f"SELECT count(*) FROM facegate_access_log {where}", values).fetchone()[0]
+            rows = connection.execute(f"SELECT {SELECTED} FROM facegate_access_log {where} "
+                                      f"ORDER BY time DESC, id DESC OFFSET %s LIMIT %s",
+                                      (*values, offset, limit)).fetchall()
+        return [_entry(row) | {"id": row[-1]} for row in rows], total
+
+    def face_key(self, record):
+        return str(record["id"]) if record.get("face") and "id" in record else None
+
+    def face(self, key):
+        if not key.isdigit():
+            return None
+        with connected(self.location) as connection:
+            row = connection.execute("SELECT face FROM facegate_access_log WHERE id = %s", (int(key),)).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def end(self):
+        with connected(self.location) as connection:
+            return connection.execute("SELECT coalesce(max(id), 0) FROM facegate_access_log").fetchone()[0]
+
+    def after(self, cursor):
+        records = list(self._select(after_id=cursor))
+        return records, max([cursor] + [record["id"] for record in records])
+
+    def _select(self, since=None, name=None, door=None, decision=None, after_id=None):
+        where, values = _where(since=since, name=name, door=door, decision=decision, after_id=after_id)
+        with connected(self.location) as connection:
+            rows = connection.execute(f"SELECT {SELECTED} FROM facegate_access_log {where} ORDER BY time, id",
+                                      values).fetchall()
         for row in rows:
-            entry = dict(zip(LOG_COLUMNS, row))
-            entry["time"] = entry["time"].isoformat(timespec="milliseconds")
-            entry.update(row[len(LOG_COLUMNS)] or {})
-            if row[-1]:
-                entry["face"] = "in facegate_access_log"
+            entry = _entry(row)
+            if after_id is not None:
+                entry["id"] = row[-1]
             yield entry
 
     def delete_older(self, cutoff):
@@ -64,3 +86,27 @@ class TableLog(LogStore):
 
 
 LOGS[TableLog.kind] = TableLog
+
+SELECTED = f"{', '.join(LOG_COLUMNS)}, extra, face IS NOT NULL, id"
+CONDITIONS = {"since": "time >= %s", "until": "time < %s", "name": "(identity = %s OR claim = %s)",
+              "door": "door = %s", "decision": "decision = %s", "after_id": "id > %s"}
+
+
+def _where(**filters):
+    """The WHERE clause of the filters given (None: not filtered) and its values."""
+    conditions, values = [], []
+    for key, value in filters.items():
+        if value is not None:
+            conditions.append(CONDITIONS[key])
+            values.extend([value] * CONDITIONS[key].count("%s"))
+    return (f"WHERE {' AND '.join(conditions)}" if conditions else ""), values
+
+
+def _entry(row):
+    """A record as read() gives it, from a row of SELECTED."""
+    entry = dict(zip(LOG_COLUMNS, row))
+    entry["time"] = entry["time"].isoformat(timespec="milliseconds")
+    entry.update(row[len(LOG_COLUMNS)] or {})
+    if row[-2]:
+        entry["face"] = "in facegate_access_log"
+    return entry

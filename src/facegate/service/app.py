@@ -8,6 +8,7 @@
     GET  /log?since=&name=&door=&decision=&limit=   (admin) {"records": [...], "total"}
     POST /people/NAME             (admin) body: a photo, or a multipart form of photos -> {"name", "added", ...}
     DELETE /people/NAME           (admin) {"name", "removed"}
+    GET  /                        the web console (facegate.console), with an admin token or without any token
 
 With a verify token (--token-file / FACEGATE_TOKEN) every request needs `Authorization: Bearer TOKEN` (401
 otherwise); the /people and /log endpoints exist only with an admin token (--admin-token-file / FACEGATE_ADMIN_TOKEN),
@@ -34,6 +35,7 @@ from ..errors import (DatabaseError, FacegateError, ImageError, MultipleFacesErr
 from ..faces.pipeline import encode_images
 from ..matching import LiveGallery
 from ..records import image_record, verify_record
+from ..console import console_blueprint, is_console_path
 from .auth import Tokens, check_exposure, refusal_of
 
 DEFAULT_PORT = 8080
@@ -67,6 +69,7 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
     _answer_errors(app, max_upload_bytes)
     _route_decisions(app, state, throttle)
     _route_administration(app, state)
+    app.register_blueprint(console_blueprint(state, tokens, throttle))
     return app
 
 
@@ -78,6 +81,8 @@ def failure(status, message):
 def _authorise_requests(app, tokens):
     @app.before_request
     def authorise():
+        if is_console_path(request.path):
+            return None  # the console checks its callers itself (a session cookie or the admin token)
         refusal = refusal_of(tokens, request.path, request.headers.get("Authorization", ""))
         if refusal is None:
             return None

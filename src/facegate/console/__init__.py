@@ -1,0 +1,323 @@
+"""The desk: `facegate serve`'s web console for the people who run the doors, server-rendered HTML (Jinja2,
+autoescaped: a name is always text) with one small script, everything served from the package (no CDN).
+
+    GET  /                      -> the access log (or the login form)
+    GET  /login, POST /login    the admin token, once, becomes a session cookie (HttpOnly, SameSite=Strict,
+                                Secure over TLS, 8 h); the guessing defence applies; the verify token is refused
+    POST /logout
+    GET  /console/people        everyone enrolled; enroll from uploaded photos (each refused one says why),
+    POST /console/people/...    rename, remove (with --purge-log's choice)
+    GET  /console/log           newest first, paginated on the server, filters door/person/decision/time range
+    GET  /console/face?key=     a decision's face crop, where the log kept one (--log-faces)
+    GET  /console/events        Server-Sent Events: each new access-log record as it is written (every door)
+
+Who may open it: with an admin token, a session from the login form or `Authorization: Bearer ADMIN_TOKEN`;
+with no token at all (loopback only, as the API), the local user; with only a verify token, nobody (404). Every
+state-changing request carries the session's CSRF token; the pages are sent with a Content-Security-Policy that
+allows no inline script."""
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+
+from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
+                   stream_with_context, url_for)
+
+from ..accesslog import DECISIONS, LogError, log_of, parse_since, purge_person
+from ..db import check_name, transaction
+from ..enrollment import add_person, enroll_photos
+from ..errors import DatabaseError, FacegateError
+from ..service.auth import token_matches
+
+SESSION_COOKIE = "facegate_session"
+SESSION_SECONDS = 8 * 3600
+PAGE_SIZE = 50
+EVENT_POLL_SECONDS = 0.5
+EVENT_STREAM_SECONDS = 300
+"""An event stream ends after this long; the browser's EventSource reconnects by itself."""
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                           "media-src 'self' blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+                           "base-uri 'none'")
+CONSOLE_PATHS = ("/", "/login", "/logout")
+CONSOLE_PREFIXES = ("/console/",)
+
+
+def is_console_path(path):
+    """Whether `path` is the console's: it checks its own callers (sessions), not the API's bearer rules."""
+    return path in CONSOLE_PATHS or path.startswith(CONSOLE_PREFIXES)
+
+
+class Sessions:
+    """Console sessions kept in memory: {id: (expiry, CSRF token)}; a restart logs everyone out."""
+
+    def __init__(self, seconds=SESSION_SECONDS, clock=time.time):
+        self.seconds, self.clock = seconds, clock
+        self._lock = threading.Lock()
+        self._sessions = {}
+
+    def open(self):
+        session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        with self._lock:
+            now = self.clock()
+            self._sessions = {k: v for k, v in self._sessions.items() if v[0] > now}
+            self._sessions[session] = (now + self.seconds, csrf)
+        return session, csrf
+
+    def csrf_of(self, session):
+        """The CSRF token of a live session, or None."""
+        with self._lock:
+            found = self._sessions.get(session or "")
+            if found is None or found[0] <= self.clock():
+                self._sessions.pop(session or "", None)
+                return None
+            return found[1]
+
+    def close(self, session):
+        with self._lock:
+            self._sessions.pop(session or "", None)
+
+
+def console_blueprint(state, tokens, throttle=None):
+    """The console's routes over the service's WarmState and tokens (see the module docstring)."""
+    console = Blueprint("console", __name__, template_folder="templates", static_folder="static",
+                        static_url_path="/console/static")
+    sessions = Sessions()
+
+    @console.before_request
+    def who_is_calling():
+        if tokens.admin is None and tokens.verify is not None:
+            abort(404)  # administration is off
+        g.csrf, g.admin = None, False
+        if tokens.admin is None:  # no token at all: loopback only, the local user (as the API)
+            g.admin, g.csrf = True, _open_csrf(current_app)
+            return None
+        bearer = request.headers.get("Authorization", "")
+        if bearer[:7].lower() == "bearer " and token_matches(bearer[7:].strip(), tokens.admin):
+            g.admin, g.csrf = True, None  # a script: no cookie, so no cross-site request can ride on it
+            return None
+        csrf = sessions.csrf_of(request.cookies.get(SESSION_COOKIE))
+        if csrf is not None:
+            g.admin, g.csrf = True, csrf
+        return None
+
+    @console.before_request
+    def check_csrf():
+        if request.method != "POST" or request.endpoint in ("console.login",) or g.csrf is None:
+            return None
+        presented = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
+        if not hmac.compare_digest(presented.encode(), g.csrf.encode()):
+            return _page("error.html", status=403, message="this form is out of date or was not sent by the "
+                                                            "console (CSRF token missing or wrong): reload it")
+        return None
+
+    @console.after_app_request
+    def security_headers(response):
+        if is_console_path(request.path):
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Referrer-Policy"] = "no-referrer"
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def admin_only():
+        if not g.admin:
+            if request.method == "GET" and "text/html" in request.headers.get("Accept", "text/html"):
+                return redirect(url_for("console.login"))
+            return _page("error.html", status=401, message="log in with the admin token first")
+        return None
+
+    @console.get("/")
+    def home():
+        return admin_only() or redirect(url_for("console.access_log"))
+
+    @console.get("/login")
+    def login_form():
+        if g.admin:
+            return redirect(url_for("console.access_log"))
+        return _page("login.html")
+
+    @console.post("/login")
+    def login():
+        if tokens.admin is None:
+            return redirect(url_for("console.access_log"))
+        keys = (("login", request.remote_addr),)  # locked out after --max-failures wrong tokens
+        wait = throttle.refusal(*keys) if throttle else 0
+        if wait > 0:
+            return _page("login.html", status=429, message=f"too many wrong tokens from here; try again in "
+                                                           f"{wait:.0f} s")
+        presented = request.form.get("token", "").strip()
+        if not token_matches(presented, tokens.admin):
+            if throttle:
+                throttle.failed(*keys)
+            message = ("this token verifies faces; it cannot open the console" if
+                       token_matches(presented, tokens.verify) else "not the admin token")
+            return _page("login.html", status=403 if token_matches(presented, tokens.verify) else 401,
+                         message=message)
+        session, _ = sessions.open()
+        response = redirect(url_for("console.access_log"))
+        response.set_cookie(SESSION_COOKIE, session, max_age=SESSION_SECONDS, httponly=True, samesite="Strict",
+                            secure=request.is_secure, path="/")
+        return response
+
+    @console.post("/logout")
+    def logout():
+        sessions.close(request.cookies.get(SESSION_COOKIE))
+        response = redirect(url_for("console.login"))
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @console.get("/console/people")
+    def people():
+        return admin_only() or _people_page(state)
+
+    @console.post("/console/people/enroll")
+    def enroll():
+        refused = admin_only()
+        if refused:
+            return refused
+        name = request.form.get("name", "").strip()
+        try:
+            check_name(name)
+        except DatabaseError as exc:
+            return _people_page(state, errors=[str(exc)], status=400)
+        files = [upload for upload in request.files.getlist("photos") if upload.filename]
+        if not files:
+            return _people_page(state, errors=[f"{name}: choose one or more photos to enroll"], status=400)
+        outcome, paths = None, []
+        try:
+            for upload in files:
+                descriptor, path = _private_file()
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(upload.read())
+                paths.append(path)
+            with state.lock:
+                outcome = enroll_photos(paths, lambda: state.model, names=[u.filename for u in files])
+            if outcome.embeddings:
+                add_person(state.live.db_path, name, outcome.embeddings, outcome.sources, state.model.name)
+        finally:
+            for path in paths:
+                os.unlink(path)
+        labels = dict(zip(paths, (u.filename for u in files)))
+        errors = [f"{labels.get(e.path, os.path.basename(e.path))}: {e.reason}" for e in outcome.refused]
+        notes = [f"{name}: {len(outcome.embeddings)} photo(s) enrolled"] if outcome.embeddings else []
+        notes += [f"{labels.get(path, path)}: {'; '.join(problems)}" for path, problems in outcome.warnings]
+        if not outcome.embeddings:
+            errors.append(f"nothing enrolled for {name}")
+        return _people_page(state, errors=errors, notes=notes, status=200 if outcome.embeddings else 422)
+
+    @console.post("/console/people/rename")
+    def rename():
+        refused = admin_only()
+        if refused:
+            return refused
+        old, new = request.form.get("name", ""), request.form.get("new", "").strip()
+        try:
+            check_name(new)
+            with transaction(state.live.db_path) as current:
+                current.rename(old, new)
+        except FacegateError as exc:
+            return _people_page(state, errors=[str(exc)], status=400)
+        return _people_page(state, notes=[f"{old} is now {new}"])
+
+    @console.post("/console/people/remove")
+    def remove():
+        refused = admin_only()
+        if refused:
+            return refused
+        name = request.form.get("name", "")
+        try:
+            with transaction(state.live.db_path) as current:
+                removed = current.remove(name)
+            notes = [f"{name}: removed ({removed} photo(s))"]
+            if request.form.get("purge_log"):
+                notes.append(f"{name}: {purge_person(state.live.db_path, name)} access-log record(s) purged")
+        except FacegateError as exc:
+            return _people_page(state, errors=[str(exc)], status=400)
+        return _people_page(state, notes=notes)
+
+    @console.get("/console/log")
+    def access_log():
+        refused = admin_only()
+        if refused:
+            return refused
+        filters = {key: request.args.get(key, "").strip() for key in ("door", "person", "decision", "since",
+                                                                         "until")}
+        try:
+            page = max(1, int(request.args.get("page", 1)))
+            since = parse_since(filters["since"] or None)
+            until = parse_since(filters["until"] or None)
+        except (LogError, ValueError) as exc:
+            return _page("log.html", status=400, records=[], total=0, page=1, pages=1, filters=filters,
+                         decisions=DECISIONS, message=f"{exc}" if isinstance(exc, LogError) else "page: a number")
+        store = log_of(state.live.db_path)
+        shown, total = store.newest((page - 1) * PAGE_SIZE, PAGE_SIZE, since, until, filters["person"] or None,
+                                    filters["door"] or None, filters["decision"] or None)
+        pages = max(1, -(-total // PAGE_SIZE))
+        return _page("log.html", records=[_shown(store, record) for record in shown], total=total,
+                     page=min(page, pages), pages=pages, filters=filters, decisions=DECISIONS)
+
+    @console.get("/console/face")
+    def face():
+        refused = admin_only()
+        if refused:
+            return refused
+        crop = log_of(state.live.db_path).face(request.args.get("key", ""))
+        if crop is None:
+            abort(404)
+        return Response(crop, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+    @console.get("/console/events")
+    def events():
+        refused = admin_only()
+        if refused:
+            return refused
+        store = log_of(state.live.db_path)
+
+        def stream():
+            cursor = store.end()
+            yield "retry: 1000\n\n"
+            ends = time.monotonic() + EVENT_STREAM_SECONDS
+            while time.monotonic() < ends:
+                time.sleep(EVENT_POLL_SECONDS)
+                records, cursor = store.after(cursor)
+                for record in records:
+                    yield f"data: {json.dumps(_shown(store, record))}\n\n"
+                yield ": alive\n\n"
+
+        return Response(stream_with_context(stream()), mimetype="text/event-stream", headers={"Cache-Control": "no-store",
+                                                                          "X-Accel-Buffering": "no"})
+
+    return console
+
+
+def _shown(store, record):
+    """A record as the log page shows it: its fields, and the URL of its face crop when one was kept."""
+    key = store.face_key(record)
+    return {key_: value for key_, value in record.items() if key_ not in ("face", "id")} | {
+        "face_url": url_for("console.face", key=key) if key else None}
+
+
+def _open_csrf(app):
+    """The CSRF token of a console without tokens (one per process)."""
+    token = app.config.get("FACEGATE_OPEN_CSRF")
+    if token is None:
+        token = app.config["FACEGATE_OPEN_CSRF"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _private_file():
+    import tempfile
+
+    return tempfile.mkstemp(prefix="facegate-upload-")
+
+
+def _people_page(state, errors=(), notes=(), status=200):
+    database, _, _ = state.current()
+    people = sorted(database.name_counts().items())
+    return _page("people.html", status=status, people=people, errors=errors, notes=notes)
+
+
+def _page(template, status=200, **values):
+    return render_template(template, csrf=g.get("csrf"), admin=g.get("admin"), **values), status

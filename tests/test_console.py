@@ -1,0 +1,247 @@
+"""The web console (`facegate serve` with an admin token), driven in headless Chromium through Selenium against a
+real service on loopback with the real model. Each test saves a screenshot of the page it checks in the test's
+output folder (tmp_path); scripts/screenshots puts current ones in docs/console/."""
+import os
+import shutil
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import DATA, IMAGES, run_facegate
+from test_service import call, start_service, stop_service
+
+VERIFY_TOKEN, ADMIN_TOKEN = "door-camera-5e1b7d93aa", "enrollment-desk-c4f28a6e01"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+WAIT_SECONDS = 60
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    """A service keeping face crops, with a verify token and an admin token; younes enrolled."""
+    folder = tmp_path_factory.mktemp("desk")
+    (folder / "token").write_text(VERIFY_TOKEN + "\n")
+    (folder / "admin").write_text(ADMIN_TOKEN + "\n")
+    assert run_facegate("--db", folder / "db", "enroll", "younes", IMAGES / "younes.jpg").returncode == 0
+    base, process = start_service(folder / "db", "--token-file", folder / "token", "--admin-token-file",
+                                  folder / "admin", token=VERIFY_TOKEN, global_options=("--log-faces",))
+    yield base, folder / "db"
+    stop_service(process, VERIFY_TOKEN, ADMIN_TOKEN)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's chromium and chromium-driver; scripts/setup installs them)."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), "scripts/setup installs chromium and chromium-driver"
+    os.environ["SE_AVOID_STATS"] = "true"  # Selenium Manager stays silent: the driver is given, nothing is fetched
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,900", "--no-first-run", "--disable-background-networking"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    yield driver
+    driver.quit()
+
+
+def by_css(driver, selector):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def wait_for(driver, condition, message):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.2).until(lambda _: condition(), message)
+
+
+def submit(driver, button, alert=None):
+    """Click a form's button (accepting its confirmation when `alert` is "accept") and wait for the next page."""
+    from selenium.webdriver.support import expected_conditions
+
+    button.click()
+    if alert == "accept":
+        driver.switch_to.alert.accept()
+    wait_for(driver, lambda: expected_conditions.staleness_of(button)(driver), "the form led to no page")
+
+
+def log_in(driver, base, token=ADMIN_TOKEN):
+    driver.delete_all_cookies()
+    driver.get(base + "/login")
+    by_css(driver, "#token")[0].send_keys(token)
+    submit(driver, by_css(driver, "#login-button")[0])
+
+
+def screenshot(driver, tmp_path, name):
+    driver.save_screenshot(str(tmp_path / f"{name}.png"))
+
+
+def people_names(driver):
+    return [cell.text for cell in by_css(driver, "#people .person .name")]
+
+
+def test_the_admin_token_opens_the_console_and_the_verify_token_does_not(desk, browser, tmp_path):
+    base, _ = desk
+    browser.delete_all_cookies()
+    browser.get(base + "/console/people")
+    assert browser.current_url == base + "/login"  # no session: the login form
+    log_in(browser, base, VERIFY_TOKEN)
+    assert by_css(browser, "#message")[0].text == "this token verifies faces; it cannot open the console"
+    assert browser.get_cookie("facegate_session") is None
+    screenshot(browser, tmp_path, "login-refused")
+    log_in(browser, base, ADMIN_TOKEN + "x")
+    assert by_css(browser, "#message")[0].text == "not the admin token"
+
+    log_in(browser, base)
+    assert browser.current_url.startswith(base + "/console/log")
+    cookie = browser.get_cookie("facegate_session")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict" and cookie["secure"] is False
+    assert "expiry" in cookie  # it expires
+    submit(browser, by_css(browser, "#nav-people")[0])
+    assert people_names(browser) == ["younes"]
+    submit(browser, by_css(browser, ".logout button")[0])
+    browser.get(base + "/console/people")
+    assert browser.current_url == base + "/login"
+
+
+def test_guessing_the_admin_token_locks_the_login_out(tmp_path, browser):
+    (tmp_path / "admin").write_text(ADMIN_TOKEN + "\n")
+    assert run_facegate("--db", tmp_path / "db", "enroll", "younes", IMAGES / "younes.jpg").returncode == 0
+    base, process = start_service(tmp_path / "db", "--admin-token-file", tmp_path / "admin", "--max-failures", 3,
+                                  "--lockout", 600)
+    try:
+        for attempt in range(3):
+            log_in(browser, base, f"guess-number-{attempt:08d}")
+            assert by_css(browser, "#message")[0].text == "not the admin token"
+        log_in(browser, base)  # even the right token, while locked out
+        assert by_css(browser, "#message")[0].text.startswith("too many wrong tokens from here; try again in ")
+        assert browser.get_cookie("facegate_session") is None
+    finally:
+        stop_service(process, ADMIN_TOKEN)
+
+
+def test_the_pages_take_the_admin_token_as_bearer_and_refuse_without_it(desk):
+    base, _ = desk
+    request = urllib.request.Request(base + "/console/people", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        page = answer.read().decode()
+        policy = answer.headers["Content-Security-Policy"]
+    assert "younes" in page and "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "<script>" not in page and "onclick" not in page  # no inline script for the policy to forbid
+    for token in (VERIFY_TOKEN, None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(base + "/console/people/remove", data=b"name=younes", headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 401
+    assert call(base + "/people", token=ADMIN_TOKEN)[1]["people"] == [{"name": "younes", "photos": 1}]
+
+
+def test_enrolling_by_upload_shows_each_refused_photo_with_its_reason(desk, browser, tmp_path):
+    base, db = desk
+    log_in(browser, base)
+    browser.get(base + "/console/people")
+    by_css(browser, "#enroll-name")[0].send_keys("dan")
+    by_css(browser, "#enroll-photos")[0].send_keys("\n".join(str(p) for p in (IMAGES / "dan.jpg",
+                                                                              DATA / "negatives" / "rocket.jpg")))
+    submit(browser, by_css(browser, "#enroll-button")[0])
+    assert "rocket.jpg: no face found" in [p.text for p in by_css(browser, ".refused")]
+    assert "dan: 1 photo(s) enrolled" in [p.text for p in by_css(browser, ".note")]
+    assert people_names(browser) == ["dan", "younes"]
+    screenshot(browser, tmp_path, "people")
+
+    by_css(browser, "#enroll-name")[0].send_keys("rocket")
+    by_css(browser, "#enroll-photos")[0].send_keys(str(DATA / "negatives" / "rocket.jpg"))
+    submit(browser, by_css(browser, "#enroll-button")[0])
+    assert [p.text for p in by_css(browser, ".refused")] == ["rocket.jpg: no face found", "nothing enrolled for rocket"]
+    assert people_names(browser) == ["dan", "younes"]
+    status, answer = call(base + "/verify?name=dan", (IMAGES / "dan.jpg").read_bytes(), token=VERIFY_TOKEN)
+    assert status == 200 and answer["match"] is True  # the service decides with the console's enrollment
+
+    row = next(r for r in by_css(browser, "#people .person") if r.find_element("css selector", ".name").text == "dan")
+    row.find_element("css selector", ".rename input[name=new]").send_keys("daniel")
+    submit(browser, row.find_element("css selector", ".rename button"))
+    assert "dan is now daniel" in [p.text for p in by_css(browser, ".note")]
+    assert people_names(browser) == ["daniel", "younes"]
+    assert call(base + "/verify?name=daniel", (IMAGES / "dan.jpg").read_bytes(), token=VERIFY_TOKEN)[1]["match"]
+
+
+def test_a_verify_through_the_api_appears_in_the_log_live_and_the_log_filters(desk, browser, tmp_path):
+    base, _ = desk
+    log_in(browser, base)
+    browser.get(base + "/console/log")
+    wait_for(browser, lambda: browser.execute_script("return window.facegateLive === 'open'"),
+             "the page's event stream did not open")
+    before = len(by_css(browser, "#log .record"))
+    status, answer = call(base + "/verify?name=younes", (IMAGES / "camera_0.jpg").read_bytes(), token=VERIFY_TOKEN)
+    assert status == 200 and answer["match"] is True
+    wait_for(browser, lambda: len(by_css(browser, "#log .record")) == before + 1, "the decision did not appear")
+    newest = by_css(browser, "#log .record")[0]
+    assert newest.find_element("css selector", ".decision").text == "match"
+    assert newest.find_element("css selector", ".person").text == "younes"
+    face = newest.find_element("css selector", ".face img")  # the face crop the log kept, shown from the server
+    wait_for(browser, lambda: browser.execute_script("return arguments[0].naturalWidth", face) > 0,
+             "the face crop did not load")
+    status, _ = call(base + "/identify", (IMAGES / "kevin.jpg").read_bytes(), token=VERIFY_TOKEN)
+    assert status == 200
+    wait_for(browser, lambda: len(by_css(browser, "#log .record")) == before + 2, "the second decision did not appear")
+    screenshot(browser, tmp_path, "log")
+
+    browser.get(base + "/console/log")
+    by_css(browser, "#filter-person")[0].send_keys("younes")
+    submit(browser, by_css(browser, "#filter-button")[0])
+    rows = by_css(browser, "#log .record")
+    assert rows and {row.find_element("css selector", ".person").text for row in rows} == {"younes"}
+    browser.get(base + "/console/log?decision=unknown")
+    rows = by_css(browser, "#log .record")
+    assert rows and {row.find_element("css selector", ".decision").text for row in rows} == {"unknown"}
+    assert by_css(browser, "#total")[0].text == f"({len(rows)} record{'' if len(rows) == 1 else 's'})"
+    browser.get(base + "/console/log?since=2999-01-01")
+    assert by_css(browser, "#log .record") == [] and by_css(browser, "#total")[0].text == "(0 records)"
+    browser.get(base + "/console/log?since=yesterday")
+    assert "expected a date" in by_css(browser, "#message")[0].text
+    screenshot(browser, tmp_path, "log-filtered")
+
+
+def test_a_name_with_html_in_it_is_text_and_removing_asks_first(desk, browser, tmp_path):
+    base, db = desk
+    name = "<script>alert(1)</script>"
+    assert run_facegate("--db", db, "enroll", name, IMAGES / "kian.jpg").returncode == 0
+    log_in(browser, base)
+    browser.get(base + "/console/people")
+    assert name in people_names(browser)  # shown as its characters, not run
+    assert browser.execute_script("return document.querySelectorAll('#people script').length") == 0
+    screenshot(browser, tmp_path, "people-html-name")
+
+    row = next(r for r in by_css(browser, "#people .person") if r.find_element("css selector", ".name").text == name)
+    row.find_element("css selector", ".remove button").click()
+    alert = browser.switch_to.alert
+    assert alert.text == f"Remove {name} and every photo enrolled for them?"
+    alert.dismiss()
+    assert name in people_names(browser)
+    row = next(r for r in by_css(browser, "#people .person") if r.find_element("css selector", ".name").text == name)
+    submit(browser, row.find_element("css selector", ".remove button"), alert="accept")
+    assert any(p.text.startswith(name + ": removed") for p in by_css(browser, ".note"))
+    assert name not in people_names(browser)
+    listed = run_facegate("--db", db, "list").stdout
+    assert "alert" not in listed
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(desk, browser):
+    base, db = desk
+    log_in(browser, base)
+    browser.get(base + "/console/people")
+    before = people_names(browser)
+    # the session cookie rides along (same origin) but the form's CSRF token is stripped: refused
+    browser.execute_script("for (const f of document.querySelectorAll('form.remove')) "
+                           "f.querySelector('[name=csrf]').remove();")
+    row = by_css(browser, "#people .person")[0]
+    submit(browser, row.find_element("css selector", ".remove button"), alert="accept")
+    assert "CSRF token missing or wrong" in by_css(browser, "#message")[0].text
+    browser.get(base + "/console/people")
+    assert people_names(browser) == before
