@@ -263,6 +263,12 @@ def test_the_access_log_lives_in_the_database(pg):
     records, cursor = store.after(cursor)
     assert [(r["command"], r["identity"]) for r in records] == [("identify", "younes")]
     assert store.after(cursor) == ([], cursor)
+    assert store.doors() == []
+    for state in ("watching", "stopped"):  # a camera's newest heartbeat replaces the one before
+        store.beat({"door": "lobby", "camera": "cam-1", "time": "2026-12-04T08:00:00+00:00", "state": state})
+    store.beat({"door": "gate", "camera": "cam-2", "time": "2026-12-04T08:00:01+00:00"})
+    assert [(s["door"], s["camera"], s.get("state")) for s in store.doors()] == [("gate", "cam-2", None),
+                                                                              ("lobby", "cam-1", "stopped")]
     assert ok("--db", pg, "log", "prune", "--older-than", "0d").stdout.startswith("3 access-log record(s)")
     assert ok("--db", pg, "log").stdout == ""
 

@@ -52,6 +52,15 @@ class LogStore:
         records = list(self.read())
         return records[cursor:], len(records)
 
+    def beat(self, status):
+        """Keep `status` (a dict with at least door, camera and time) as the newest heartbeat of its door's
+        camera, in place of the one before. LogError if it fails."""
+        raise NotImplementedError
+
+    def doors(self):
+        """The newest heartbeat of every door's camera that ever sent one, ordered by door and camera."""
+        raise NotImplementedError
+
     def delete_older(self, cutoff):
         """Drop the records (and face crops) older than the aware datetime `cutoff`; how many."""
         raise NotImplementedError

@@ -1,6 +1,8 @@
 """The access log of a folder database `DB/`, kept in `DB.log/`: `access.jsonl` (one JSON object per decision,
 each line written with one append and fsynced, so concurrent writers never interleave and a crash loses at most
-the line being written), rotated to `access-<UTC time>.jsonl` past ROTATE_BYTES, face crops under `faces/<day>/`."""
+the line being written), rotated to `access-<UTC time>.jsonl` past ROTATE_BYTES, face crops under `faces/<day>/`,
+each door camera's newest heartbeat in `doors/` (one JSON file each, replaced atomically)."""
+import hashlib
 import json
 import os
 from datetime import datetime, timezone
@@ -92,6 +94,27 @@ class FolderLog(LogStore):
                     pass
             cursor = (inodes[index], (offset if index == start else 0) + sum(map(len, complete)))
         return records, cursor
+
+    def beat(self, status):
+        folder = log_folder(self.location) / "doors"
+        key = f"{status['door']}\0{status['camera']}".encode("utf-8", "surrogateescape")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(folder / f"{hashlib.sha256(key).hexdigest()[:24]}.json",
+                             json.dumps(status, ensure_ascii=False).encode("utf-8"))
+        except OSError as exc:
+            raise LogError(f"{folder}: cannot write the door's heartbeat ({exc.strerror or exc})") from None
+
+    def doors(self):
+        statuses = []
+        for path in sorted((log_folder(self.location) / "doors").glob("*.json")):
+            try:
+                status = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # replaced or removed as we read
+            if isinstance(status, dict) and {"door", "camera", "time"} <= status.keys():
+                statuses.append(status)
+        return sorted(statuses, key=lambda status: (str(status["door"]), str(status["camera"])))
 
     def delete_older(self, cutoff):
         return self._rewrite_all(lambda entry: _older(entry, cutoff))

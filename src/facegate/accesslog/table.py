@@ -74,6 +74,25 @@ class TableLog(LogStore):
                 entry["id"] = row[-1]
             yield entry
 
+    def beat(self, status):
+        from psycopg.types.json import Jsonb
+
+        try:
+            with connected(self.location) as connection:
+                _make_doors_table(connection, self.location)
+                connection.execute("INSERT INTO facegate_doors (door, camera, time, status) VALUES (%s, %s, %s, %s) "
+                                   "ON CONFLICT (door, camera) DO UPDATE SET time = EXCLUDED.time, "
+                                   "status = EXCLUDED.status",
+                                   (status["door"], status["camera"], datetime.fromisoformat(status["time"]),
+                                    Jsonb(status)))
+        except DatabaseError as exc:
+            raise LogError(f"cannot write the door's heartbeat: {exc}") from None
+
+    def doors(self):
+        with connected(self.location) as connection:
+            _make_doors_table(connection, self.location)
+            return [row[0] for row in connection.execute("SELECT status FROM facegate_doors ORDER BY door, camera")]
+
     def delete_older(self, cutoff):
         return self._delete("time < %s", (cutoff,))
 
@@ -86,6 +105,18 @@ class TableLog(LogStore):
 
 
 LOGS[TableLog.kind] = TableLog
+
+DOORS_TABLE = ("CREATE TABLE IF NOT EXISTS facegate_doors (door text NOT NULL, camera text NOT NULL, "
+               "time timestamptz NOT NULL, status jsonb NOT NULL, PRIMARY KEY (door, camera))")
+"""Each door camera's newest heartbeat; made on first use, so that databases made before it need nothing."""
+_DOORS_MADE = set()
+
+
+def _make_doors_table(connection, location):
+    if str(location) not in _DOORS_MADE:
+        connection.execute(DOORS_TABLE)
+        _DOORS_MADE.add(str(location))
+
 
 SELECTED = f"{', '.join(LOG_COLUMNS)}, extra, face IS NOT NULL, id"
 CONDITIONS = {"since": "time >= %s", "until": "time < %s", "name": "(identity = %s OR claim = %s)",

@@ -58,6 +58,7 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
     from ..matching import LiveGallery
     from ..watch.cameras import CameraSpec, from_arguments, from_file, with_doors
     from ..watch.events import Cooldown, Dispatcher
+    from ..watch.heartbeat import Heartbeat
     from ..watch.sinks import sinks_for
     from ..watch.video import VideoSource
     from ..watch.watcher import Watcher, run_cameras
@@ -100,7 +101,9 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
             live = LiveGallery(database.path, model.name, threshold)
             watchers = [Watcher(model, live, camera.source, dispatch, warn, claim=camera.claim,
                                 opens=Cooldown(camera.cooldown).allows, snapshots=camera.snapshots,
-                                liveness=liveness == "on", min_face=camera.min_face, camera=camera.name)
+                                liveness=liveness == "on", min_face=camera.min_face, camera=camera.name,
+                                heartbeat=Heartbeat(access_log.store, camera.door, camera.name or camera.source,
+                                                    camera.source, warn))
                         for camera, dispatch in zip(cameras, dispatchers)]
             try:
                 with _stopped_by_signals(frames):

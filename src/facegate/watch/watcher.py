@@ -50,11 +50,13 @@ class Watcher:
     """Turns the frames of one camera into events. `emit(record, frame)` receives each event record with the frame
     it was decided on (None for `left`); `opens(identity, time)` says whether a match may open (the cooldown);
     `liveness` False decides on identity alone; faces under `min_face` pixels are followed, never decided on;
-    `camera` names the camera in the events (default: the source)."""
+    `camera` names the camera in the events (default: the source); `heartbeat` (heartbeat.Heartbeat) is told of
+    each frame and event."""
 
     def __init__(self, model, live, source_name, emit, warn, claim=None, opens=None, snapshots=None,
-                 liveness=True, min_face=MIN_EVIDENCE_SIDE, camera=None):
+                 liveness=True, min_face=MIN_EVIDENCE_SIDE, camera=None, heartbeat=None):
         self.model, self.live, self.source_name = model, live, source_name
+        self.heartbeat = heartbeat
         self.camera = camera or source_name
         self.liveness, self.min_face = liveness, min_face
         self.emit, self.warn, self.claim = emit, warn, claim
@@ -70,6 +72,8 @@ class Watcher:
         """Detect (when the motion gate says the frame is worth it), follow, embed the undecided faces, decide;
         emit what was decided on this frame."""
         self.summary.frames += 1
+        if self.heartbeat is not None:
+            self.heartbeat.frame()
         following = bool(self.tracker.active)
         reason = self.gate.worth_detecting(frame.image, frame.time, following)
         if reason is None:
@@ -134,6 +138,8 @@ class Watcher:
         """The source has ended: every visit still open has left."""
         for track in self.tracker.end_all():
             self._left(track, self._threshold)
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
 
     def _gallery(self):
         """(gallery, threshold) as the database is now; (None, last threshold) while it cannot be read."""
@@ -177,6 +183,8 @@ class Watcher:
 
     def _send(self, record, frame, tracks):
         self.summary.events[record["event"]] += 1
+        if self.heartbeat is not None:
+            self.heartbeat.event(record)
         if self.snapshots and frame is not None:
             try:
                 record["snapshot"] = str(self._snapshot(record, frame, tracks))
