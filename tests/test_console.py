@@ -3,8 +3,10 @@ real service on loopback with the real model. Each test saves a screenshot of th
 output folder (tmp_path); scripts/screenshots puts current ones in docs/console/."""
 import os
 import shutil
+import signal
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -55,9 +57,11 @@ def by_css(driver, selector):
 
 
 def wait_for(driver, condition, message):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.2).until(lambda _: condition(), message)
+    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.2,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(lambda _: condition(), message)
 
 
 def submit(driver, button, alert=None):
@@ -206,6 +210,71 @@ def test_a_verify_through_the_api_appears_in_the_log_live_and_the_log_filters(de
     browser.get(base + "/console/log?since=yesterday")
     assert "expected a date" in by_css(browser, "#message")[0].text
     screenshot(browser, tmp_path, "log-filtered")
+
+    submit(browser, by_css(browser, "#nav-days")[0])  # log --stats by day
+    rows = {row.find_element("css selector", ".person").text: row for row in by_css(browser, "#days .day-row")}
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert by_css(browser, "#days .day")[0].text == today
+    assert int(rows["younes"].find_element("css selector", ".opened").text) >= 1
+    assert int(rows["(unknown)"].find_element("css selector", ".refused").text) >= 1
+    screenshot(browser, tmp_path, "days")
+
+
+def test_unknown_visitors_are_grouped_and_named_into_a_person(desk, browser, tmp_path):
+    """Three pictures of John Snow identified through the API: unknown, their crops one group on the page; named
+    "john" there, he is enrolled from them (a fourth picture of him now matches) and the group is gone."""
+    base, _ = desk
+    snow = sorted((DATA / "lfw-devtrain" / "images" / "John_Snow").glob("*.jpg"))
+    for photo in (snow[0], snow[3], snow[4]):  # his closest three (0.50-0.70 apart; the others are further)
+        status, answer = call(base + "/identify", photo.read_bytes(), token=VERIFY_TOKEN)
+        assert status == 200 and [face["identity"] for face in answer["faces"]] == [None], answer
+    log_in(browser, base)
+    submit(browser, by_css(browser, "#nav-unknown")[0])
+    groups = [group for group in by_css(browser, ".visitor-group")
+              if group.find_element("css selector", "h2").text.startswith("Visitor")]
+    assert [len(group.find_elements("css selector", ".crop img")) for group in groups] == [3]
+    for image in groups[0].find_elements("css selector", ".crop img"):
+        assert browser.execute_script("return arguments[0].naturalWidth", image) > 0
+    screenshot(browser, tmp_path, "unknown")
+    groups[0].find_element("css selector", ".visitor-name").send_keys("john")
+    submit(browser, groups[0].find_element("css selector", ".visitor-enroll"))
+    assert "john: 3 photo(s) enrolled" in [p.text for p in by_css(browser, ".note")]
+    assert [g.find_element("css selector", "h2").text for g in by_css(browser, ".visitor-group")
+            if g.find_element("css selector", "h2").text.startswith("Visitor")] == []
+    assert "3 crop(s) now match someone enrolled" in by_css(browser, ".hint")[0].text
+    status, answer = call(base + "/verify?name=john", snow[1].read_bytes(), token=VERIFY_TOKEN)
+    assert status == 200 and answer["match"] is True, answer
+
+
+def test_the_doors_page_shows_which_cameras_are_alive(desk, browser, tmp_path):
+    """A watch of the dev clip on the desk's database reports its camera: alive with its frame rate while it runs,
+    stopped once Ctrl-C ends it; a camera whose last beat is a minute old is silent."""
+    from facegate.accesslog import log_of
+    from watching import CLIP, read_events_until, watching
+
+    base, db = desk
+    log_of(db).beat({"door": "loading-bay", "camera": "dock", "source": "rtsp://10.0.0.9/1", "time":
+                     (datetime.now(timezone.utc) - timedelta(seconds=60)).isoformat(), "fps": 9.5})
+    process = watching(db, f"lobby={CLIP}")
+    try:
+        assert read_events_until(process, lambda events: events, 120), process.stderr.read()
+        log_in(browser, base)
+        submit(browser, by_css(browser, "#nav-doors")[0])
+
+        def door_states():
+            return {row.find_element("css selector", ".camera").text: row.find_element("css selector", ".state").text
+                    for row in by_css(browser, "#doors .door")}
+
+        assert door_states() == {"dock": "silent", "lobby": "alive"}
+        screenshot(browser, tmp_path, "doors")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+    assert process.returncode == 0
+    browser.refresh()
+    assert door_states() == {"dock": "silent", "lobby": "stopped"}
+    lobby = next(status for status in log_of(db).doors() if status["camera"] == "lobby")
+    assert lobby["frames"] > 0 and lobby["source"] == str(CLIP) and lobby["last_event"]["event"] in ("match", "unknown", "spoof")
 
 
 def test_a_name_with_html_in_it_is_text_and_removing_asks_first(desk, browser, tmp_path):

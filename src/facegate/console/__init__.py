@@ -8,6 +8,10 @@ autoescaped: a name is always text) with one small script, everything served fro
     GET  /console/people        everyone enrolled; enroll from uploaded photos (each refused one says why),
     POST /console/people/...    rename, remove (with --purge-log's choice)
     GET  /console/log           newest first, paginated on the server, filters door/person/decision/time range
+    GET  /console/days          `log --stats` by day: per person, how often the door opened and refused
+    GET  /console/doors         every door camera's heartbeat: alive, silent (no beat for SILENT_AFTER) or stopped
+    GET  /console/unknown       recent unknown visitors' face crops, grouped by clustering; POST .../enroll names
+                                the chosen ones ("this is Ana": they are enrolled as Ana)
     GET  /console/face?key=     a decision's face crop, where the log kept one (--log-faces)
     GET  /console/events        Server-Sent Events: each new access-log record as it is written (every door)
 
@@ -21,19 +25,24 @@ import os
 import secrets
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
                    stream_with_context, url_for)
 
-from ..accesslog import DECISIONS, LogError, log_of, parse_since, purge_person
+from ..accesslog import DECISIONS, LogError, daily_stats, log_of, parse_since, purge_person
 from ..db import check_name, transaction
 from ..enrollment import add_person, enroll_photos
 from ..errors import DatabaseError, FacegateError
 from ..service.auth import token_matches
+from ..watch.heartbeat import SILENT_AFTER
+from .visitors import Visitors
 
 SESSION_COOKIE = "facegate_session"
 SESSION_SECONDS = 8 * 3600
 PAGE_SIZE = 50
+DAYS_SHOWN = 14
+"""The day view's default reach."""
 EVENT_POLL_SECONDS = 0.5
 EVENT_STREAM_SECONDS = 300
 """An event stream ends after this long; the browser's EventSource reconnects by itself."""
@@ -83,7 +92,7 @@ def console_blueprint(state, tokens, throttle=None):
     """The console's routes over the service's WarmState and tokens (see the module docstring)."""
     console = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                         static_url_path="/console/static")
-    sessions = Sessions()
+    sessions, visitors = Sessions(), Visitors(state)
 
     @console.before_request
     def who_is_calling():
@@ -182,30 +191,33 @@ def console_blueprint(state, tokens, throttle=None):
             check_name(name)
         except DatabaseError as exc:
             return _people_page(state, errors=[str(exc)], status=400)
-        files = [upload for upload in request.files.getlist("photos") if upload.filename]
+        files = [(upload.filename, upload.read()) for upload in request.files.getlist("photos") if upload.filename]
         if not files:
             return _people_page(state, errors=[f"{name}: choose one or more photos to enroll"], status=400)
-        outcome, paths = None, []
+        errors, notes, added = _enroll(state, name, files)
+        return _people_page(state, errors=errors, notes=notes, status=200 if added else 422)
+
+    @console.get("/console/unknown")
+    def unknown_visitors():
+        return admin_only() or _visitors_page(state, visitors)
+
+    @console.post("/console/unknown/enroll")
+    def enroll_visitors():
+        refused = admin_only()
+        if refused:
+            return refused
+        name, keys = request.form.get("name", "").strip(), request.form.getlist("key")
         try:
-            for upload in files:
-                descriptor, path = _private_file()
-                with os.fdopen(descriptor, "wb") as handle:
-                    handle.write(upload.read())
-                paths.append(path)
-            with state.lock:
-                outcome = enroll_photos(paths, lambda: state.model, names=[u.filename for u in files])
-            if outcome.embeddings:
-                add_person(state.live.db_path, name, outcome.embeddings, outcome.sources, state.model.name)
-        finally:
-            for path in paths:
-                os.unlink(path)
-        labels = dict(zip(paths, (u.filename for u in files)))
-        errors = [f"{labels.get(e.path, os.path.basename(e.path))}: {e.reason}" for e in outcome.refused]
-        notes = [f"{name}: {len(outcome.embeddings)} photo(s) enrolled"] if outcome.embeddings else []
-        notes += [f"{labels.get(path, path)}: {'; '.join(problems)}" for path, problems in outcome.warnings]
-        if not outcome.embeddings:
-            errors.append(f"nothing enrolled for {name}")
-        return _people_page(state, errors=errors, notes=notes, status=200 if outcome.embeddings else 422)
+            check_name(name)
+        except DatabaseError as exc:
+            return _visitors_page(state, visitors, errors=[str(exc)], status=400)
+        store = log_of(state.live.db_path)
+        crops = [(f"unknown visitor {index}", store.face(key)) for index, key in enumerate(keys, 1)]
+        crops = [(label, crop) for label, crop in crops if crop is not None]
+        if not crops:
+            return _visitors_page(state, visitors, errors=[f"{name}: choose the faces that are {name}"], status=400)
+        errors, notes, added = _enroll(state, name, crops)
+        return _visitors_page(state, visitors, errors=errors, notes=notes, status=200 if added else 422)
 
     @console.post("/console/people/rename")
     def rename():
@@ -258,6 +270,45 @@ def console_blueprint(state, tokens, throttle=None):
         return _page("log.html", records=[_shown(store, record) for record in shown], total=total,
                      page=min(page, pages), pages=pages, filters=filters, decisions=DECISIONS)
 
+    @console.get("/console/days")
+    def days():
+        """`log --stats` as a page: per UTC day and person, how often the door opened and refused."""
+        refused = admin_only()
+        if refused:
+            return refused
+        door = request.args.get("door", "").strip()
+        try:
+            since = parse_since(request.args.get("since", "").strip() or None)
+        except LogError as exc:
+            since, message = None, str(exc)
+        else:
+            message = None
+        if since is None:
+            since = datetime.now(timezone.utc) - timedelta(days=DAYS_SHOWN)
+        stats = daily_stats(log_of(state.live.db_path).read(since, door=door or None))
+        by_day = {}
+        for (day, person), counts in stats.items():
+            by_day.setdefault(day, []).append((person, counts["opened"], counts["refused"]))
+        return _page("days.html", status=400 if message else 200, message=message, days=sorted(by_day.items(),
+                     reverse=True), door=door, since=since.date().isoformat())
+
+    @console.get("/console/doors")
+    def doors():
+        """Which doors are alive: each camera's newest heartbeat (watch/heartbeat.py), its age and state."""
+        refused = admin_only()
+        if refused:
+            return refused
+        now = datetime.now(timezone.utc)
+        shown = []
+        for status in log_of(state.live.db_path).doors():
+            try:
+                age = (now - datetime.fromisoformat(status["time"])).total_seconds()
+            except (TypeError, ValueError):
+                continue
+            alive = "stopped" if status.get("state") == "stopped" else ("alive" if age <= SILENT_AFTER else "silent")
+            shown.append((status, alive, age))
+        return _page("doors.html", doors=shown, silent_after=SILENT_AFTER)
+
     @console.get("/console/face")
     def face():
         refused = admin_only()
@@ -307,10 +358,39 @@ def _open_csrf(app):
     return token
 
 
-def _private_file():
+def _enroll(state, name, photos):
+    """Enroll `name` from `photos` [(label, bytes)] as the command line does: (errors, notes, how many added); each
+    refused photo's reason is an error naming its label."""
     import tempfile
 
-    return tempfile.mkstemp(prefix="facegate-upload-")
+    paths = []
+    try:
+        for _, data in photos:
+            descriptor, path = tempfile.mkstemp(prefix="facegate-upload-")
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            paths.append(path)
+        labels = dict(zip(paths, (label for label, _ in photos)))
+        with state.lock:
+            outcome = enroll_photos(paths, lambda: state.model, names=[label for label, _ in photos])
+        if outcome.embeddings:
+            add_person(state.live.db_path, name, outcome.embeddings, outcome.sources, state.model.name)
+    finally:
+        for path in paths:
+            os.unlink(path)
+    errors = [f"{labels.get(e.path, os.path.basename(e.path))}: {e.reason}" for e in outcome.refused]
+    notes = [f"{name}: {len(outcome.embeddings)} photo(s) enrolled"] if outcome.embeddings else []
+    notes += [f"{labels.get(path, path)}: {'; '.join(problems)}" for path, problems in outcome.warnings]
+    if not outcome.embeddings:
+        errors.append(f"nothing enrolled for {name}")
+    return errors, notes, len(outcome.embeddings)
+
+
+def _visitors_page(state, visitors, errors=(), notes=(), status=200):
+    store = log_of(state.live.db_path)
+    groups, alone, recognised = visitors.groups(store)
+    return _page("unknown.html", status=status, groups=groups, alone=alone, recognised=recognised, errors=errors,
+                 notes=notes, face_url=lambda key: url_for("console.face", key=key))
 
 
 def _people_page(state, errors=(), notes=(), status=200):
