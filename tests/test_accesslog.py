@@ -189,3 +189,38 @@ def test_following_the_log_gives_each_new_record_once_across_rotation_and_rewrit
     assert total == 19 and [r["claim"] for r in page] == ["person-37", "person-35", "person-33"]
     page, total = store.newest(18, 3, decision="match")
     assert total == 19 and [r["claim"] for r in page] == ["person-1"]
+
+
+def test_a_folder_log_pages_as_reading_every_record_would(tmp_path):
+    """The folder log's fast newest() (filters on the raw lines) gives what filtering every parsed record gives:
+    names with quotes, non-ASCII and HTML, records written with and without ensure_ascii, times in another zone,
+    a half-written last line."""
+    import random
+
+    db = tmp_path / "db"
+    folder = log_folder(db)
+    folder.mkdir(parents=True)
+    rng = random.Random(3)
+    names = ['ana', 'anaïs', 'o"brien', '<b>x</b>', 'ana ', None]
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    lines = []
+    for n in range(600):
+        moment = start + timedelta(minutes=17 * n)
+        if n % 50 == 7:
+            moment = moment.astimezone(timezone(timedelta(hours=2)))
+        record = {"time": moment.isoformat(timespec="milliseconds"), "door": rng.choice(["front", "back", "fr"]),
+                  "command": "verify", "claim": rng.choice(names), "identity": rng.choice(names),
+                  "decision": rng.choice(accesslog.DECISIONS), "note": '"door": "front"'}
+        lines.append(json.dumps(record, ensure_ascii=n % 3 == 0) + "\n")
+    (folder / "access.jsonl").write_text("".join(lines) + '{"time": "2026-12-01T00:00:00.000+00:00", "door": "fr',
+                                         encoding="utf-8")
+    store = accesslog.log_of(db)
+    filters = [{}, {"door": "front"}, {"door": "fr"}, {"decision": "no-match"}, {"name": "ana"}, {"name": "anaïs"},
+               {"name": 'o"brien'}, {"name": "<b>x</b>", "door": "back"},
+               {"since": start + timedelta(days=2), "until": start + timedelta(days=4, hours=3)},
+               {"since": start + timedelta(days=3), "decision": "match", "name": "ana "}]
+    for chosen in filters:
+        for offset, limit in ((0, 50), (40, 7), (10_000, 5)):
+            expected = accesslog.LogStore.newest(store, offset, limit, **chosen)
+            assert store.newest(offset, limit, **chosen) == expected, chosen
+        assert expected[1] > 0 or chosen.get("name") == "<b>x</b>", chosen
