@@ -1,6 +1,7 @@
 """The web console (`facegate serve` with an admin token), driven in headless Chromium through Selenium against a
 real service on loopback with the real model. Each test saves a screenshot of the page it checks in the test's
 output folder (tmp_path); scripts/screenshots puts current ones in docs/console/."""
+import json
 import os
 import shutil
 import signal
@@ -31,9 +32,29 @@ def desk(tmp_path_factory):
     stop_service(process, VERIFY_TOKEN, ADMIN_TOKEN)
 
 
+CAMERA_PERSON = DATA / "lfw-devtrain" / "images" / "Ricardo_Lagos"
+
+
+def fake_camera(folder):
+    """A Y4M video Chromium's fake camera plays in a loop: Ricardo Lagos's second LFW picture on a 640x480 grey
+    frame (what a laptop's camera of the enrollment desk would show)."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    photo = np.asarray(Image.open(CAMERA_PERSON / "Ricardo_Lagos_0002.jpg").convert("RGB"))
+    frame[115:365, 195:445] = photo
+    planes = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes()
+    path = folder / "camera.y4m"
+    path.write_bytes(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n" + (b"FRAME\n" + planes) * 10)
+    return path
+
+
 @pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium (Debian's chromium and chromium-driver; scripts/setup installs them)."""
+def browser(tmp_path_factory):
+    """Headless Chromium (Debian's chromium and chromium-driver; scripts/test installs them), its camera a fake
+    one showing a face (fake_camera)."""
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
@@ -42,7 +63,9 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,900", "--no-first-run", "--disable-background-networking"):
+                     "--window-size=1280,900", "--no-first-run", "--disable-background-networking",
+                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                     f"--use-file-for-fake-video-capture={fake_camera(tmp_path_factory.mktemp('camera'))}"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(WAIT_SECONDS)
@@ -173,6 +196,33 @@ def test_enrolling_by_upload_shows_each_refused_photo_with_its_reason(desk, brow
     assert "dan is now daniel" in [p.text for p in by_css(browser, ".note")]
     assert people_names(browser) == ["daniel", "younes"]
     assert call(base + "/verify?name=daniel", (IMAGES / "dan.jpg").read_bytes(), token=VERIFY_TOKEN)[1]["match"]
+
+
+def test_enrolling_from_the_browsers_camera(desk, browser, tmp_path):
+    """The desk's camera (Chromium's fake one, showing Ricardo Lagos): two photos taken in the page join the
+    enrollment form; sent, he is enrolled, and another picture of him matches through the API."""
+    base, db = desk
+    log_in(browser, base)
+    browser.get(base + "/console/people")
+    by_css(browser, "#camera-start")[0].click()
+    wait_for(browser, lambda: browser.execute_script("return document.getElementById('camera-view').videoWidth")
+             == 640, "the camera did not start")
+    for taken in (1, 2):
+        by_css(browser, "#camera-take")[0].click()
+        wait_for(browser, lambda: by_css(browser, "#camera-count")[0].text == f"{taken} photo(s) taken",
+                 "the photo was not taken")
+    assert browser.execute_script("return document.getElementById('enroll-photos').files.length") == 2
+    screenshot(browser, tmp_path, "people-camera")
+    by_css(browser, "#enroll-name")[0].send_keys("ricardo")
+    submit(browser, by_css(browser, "#enroll-button")[0])
+    assert "ricardo: 2 photo(s) enrolled" in [p.text for p in by_css(browser, ".note")], \
+        [p.text for p in by_css(browser, ".refused")]
+    status, answer = call(base + "/verify?name=ricardo", (CAMERA_PERSON / "Ricardo_Lagos_0003.jpg").read_bytes(),
+                          token=VERIFY_TOKEN)
+    assert status == 200 and answer["match"] is True, answer
+    listed = json.loads(run_facegate("--db", db, "list", "--json").stdout)
+    assert [photo["source"] for person in listed["people"] if person["name"] == "ricardo"
+            for photo in person["photos"]] == ["camera-1.jpg", "camera-2.jpg"]
 
 
 def test_a_verify_through_the_api_appears_in_the_log_live_and_the_log_filters(desk, browser, tmp_path):

@@ -1,5 +1,6 @@
-// facegate console: confirmations before removing someone, and the access log's new records as they come
-// (Server-Sent Events). Loaded as a file: the pages' Content-Security-Policy allows no inline script.
+// facegate console: confirmations before removing someone, photos for enrollment from the browser's camera, and
+// the access log's new records as they come (Server-Sent Events). Loaded as a file: the pages'
+// Content-Security-Policy allows no inline script.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -8,6 +9,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
   }
+  setUpCamera();
   const log = document.getElementById("log");
   if (log && log.dataset.live === "yes" && window.EventSource) {
     const source = new EventSource(log.dataset.events);
@@ -49,4 +51,40 @@ function addRecord(table, record) {
     const count = parseInt(total.textContent.replace(/[^0-9]/g, ""), 10) + 1;
     total.textContent = "(" + count + " record" + (count === 1 ? "" : "s") + ")";
   }
+}
+
+// The browser's camera (getUserMedia: on loopback or over HTTPS only): each photo taken joins the files of the
+// enrollment form, which is then sent as an upload is, each photo judged by the server as an uploaded one.
+function setUpCamera() {
+  const box = document.getElementById("camera");
+  const input = document.getElementById("enroll-photos");
+  if (!box || !input || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+  box.hidden = false;
+  const view = document.getElementById("camera-view");
+  const take = document.getElementById("camera-take");
+  const count = document.getElementById("camera-count");
+  const taken = [];
+  document.getElementById("camera-start").addEventListener("click", async () => {
+    try {
+      view.srcObject = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false});
+    } catch (error) {
+      count.textContent = "the camera cannot be used: " + error.name;
+      return;
+    }
+    view.hidden = take.hidden = false;
+  });
+  take.addEventListener("click", () => {
+    if (!view.videoWidth) return;
+    const canvas = document.createElement("canvas");
+    canvas.width = view.videoWidth;
+    canvas.height = view.videoHeight;
+    canvas.getContext("2d").drawImage(view, 0, 0);
+    canvas.toBlob((blob) => {
+      taken.push(new File([blob], "camera-" + (taken.length + 1) + ".jpg", {type: "image/jpeg"}));
+      const files = new DataTransfer();
+      for (const file of taken) files.items.add(file);
+      input.files = files.files;
+      count.textContent = taken.length + " photo(s) taken";
+    }, "image/jpeg", 0.92);
+  });
 }
