@@ -180,6 +180,10 @@ def test_enrolling_by_upload_shows_each_refused_photo_with_its_reason(desk, brow
     assert "rocket.jpg: no face found" in [p.text for p in by_css(browser, ".refused")]
     assert "dan: 1 photo(s) enrolled" in [p.text for p in by_css(browser, ".note")]
     assert people_names(browser) == ["dan", "younes"]
+    for row in by_css(browser, "#people .person"):  # each with the face crop kept at enrollment
+        image = row.find_element("css selector", ".thumbnail img")
+        wait_for(browser, lambda: browser.execute_script("return arguments[0].naturalWidth", image) > 0,
+                 "no thumbnail")
     screenshot(browser, tmp_path, "people")
 
     by_css(browser, "#enroll-name")[0].send_keys("rocket")

@@ -53,12 +53,30 @@ def test_a_failed_commit_leaves_the_files_byte_identical(staff_db, staff_encodin
     monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="No space"):
         with transaction(staff_db) as database:
-            database.add("newcomer", [staff_encodings["kian"]], ["x.jpg"], "facenet128")
+            database.add("newcomer", [staff_encodings["kian"]], ["x.jpg"], "facenet128", [b"\xff\xd8 a face"])
     monkeypatch.undo()
     after = snapshot(staff_db)
     after.pop(folder_db.Path(folder_db.LOCK_NAME), None)
     assert after == before
     assert "newcomer" not in Database.load(staff_db).people()
+
+
+def test_thumbnails_go_with_their_embeddings_and_databases_without_them_work(staff_db, staff_encodings):
+    """A face crop kept with each enrolled embedding: the person's thumbnail, through renames; removed with them;
+    a database made before thumbnails were kept (none) works as ever."""
+    assert Database.load(staff_db).thumbnail("kian") is None and not (staff_db / "thumbnails").exists()
+    with transaction(staff_db) as database:
+        database.add("newcomer", [staff_encodings["kian"] * -1], ["a.jpg"], "facenet128", [b"\xff\xd8 one"])
+        database.add("other", [staff_encodings["dan"] * -1], ["b.jpg"], "facenet128", [None])
+    assert Database.load(staff_db).thumbnail("newcomer") == b"\xff\xd8 one"
+    assert Database.load(staff_db).thumbnail("other") is None
+    with transaction(staff_db) as database:
+        database.rename("newcomer", "ana")
+    assert Database.load(staff_db).thumbnail("ana") == b"\xff\xd8 one"
+    with transaction(staff_db) as database:
+        database.remove("ana")
+    assert list((staff_db / "thumbnails").iterdir()) == []  # her face is gone with her
+    assert len(Database.load(staff_db)) == 13
 
 
 def test_an_exception_inside_a_transaction_saves_nothing(staff_db):

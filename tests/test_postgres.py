@@ -241,6 +241,24 @@ def test_a_server_that_is_not_there_is_one_line_naming_the_host_never_the_passwo
         assert "postgresql://door@127.0.0.1:1/facegate" in result.stderr
 
 
+def test_thumbnails_on_the_server_and_a_table_made_before_them(pg):
+    """Each enrolled photo's face crop is kept in its row: the person's thumbnail, through a rename, gone with
+    them. A table made before thumbnails were kept (no column) works as ever and gets the column at the next
+    enrollment with a thumbnail."""
+    ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
+    sql(pg, "ALTER TABLE facegate_embeddings DROP COLUMN thumbnail")
+    assert Database.load(pg).thumbnail("younes") is None
+    ok("--db", pg, "verify", IMAGES / "camera_0.jpg", "younes")
+    ok("--db", pg, "enroll", "kian", IMAGES / "kian.jpg")
+    crop = Image.open(io.BytesIO(Database.load(pg).thumbnail("kian")))
+    assert max(crop.size) <= 96 and min(crop.size) > 20
+    assert Database.load(pg).thumbnail("younes") is None  # enrolled before: none, and nothing broke
+    ok("--db", pg, "rename", "kian", "kian-m")
+    assert Database.load(pg).thumbnail("kian-m") is not None
+    ok("--db", pg, "remove", "kian-m")
+    assert Database.load(pg).thumbnail("kian-m") is None and Database.load(pg).name_counts() == {"younes": 1}
+
+
 def test_the_access_log_lives_in_the_database(pg):
     ok("--db", pg, "enroll", "younes", IMAGES / "younes.jpg")
     ok("--db", pg, "--door", "lobby", "--log-faces", "verify", IMAGES / "camera_0.jpg", "younes")

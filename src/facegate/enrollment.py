@@ -14,20 +14,26 @@ CLUSTER_ENROLL_LIMIT = 20
 """At most this many faces of a cluster are enrolled, those nearest its centre."""
 
 
-def add_person(location, name, embeddings, sources, model_name):
-    """Enroll `embeddings` of `name` (one per source) in one transaction; how many `name` has in all now."""
+THUMBNAIL_SIDE = 96
+"""The longer side of the face crop kept with each enrolled embedding (the console's thumbnails)."""
+
+
+def add_person(location, name, embeddings, sources, model_name, thumbnails=None):
+    """Enroll `embeddings` of `name` (one per source; `thumbnails`, a JPEG face crop or None for each) in one
+    transaction; how many `name` has in all now."""
     with transaction(location) as current:
-        current.add(name, embeddings, sources, model_name)
+        current.add(name, embeddings, sources, model_name, thumbnails)
         return current.name_counts()[name]
 
 
 @dataclass
 class Enrollment:
-    """The photos' outcome: embeddings to add with their source names, refused photos (ImageError, each with its
-    reason), and quality warnings (photo, reasons) about the accepted ones."""
+    """The photos' outcome: embeddings to add with their source names and face thumbnails, refused photos
+    (ImageError, each with its reason), and quality warnings (photo, reasons) about the accepted ones."""
 
     embeddings: list = field(default_factory=list)
     sources: list = field(default_factory=list)
+    thumbnails: list = field(default_factory=list)
     enrolled: list = field(default_factory=list)
     refused: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
@@ -64,10 +70,40 @@ def enroll_photos(paths, load_model, largest=False, names=None):
         outcome.embeddings.append(result.faces[0].embedding)
         outcome.sources.append(labels[result.path])
         outcome.enrolled.append(result.path)
+        outcome.thumbnails.append(thumbnail_of(result.path, None if bordered else result.faces[0].box))
         problems = result.faces[0].problems + ([] if bordered else _attack_problem(result.path, result.faces[0]))
         if problems:
             outcome.warnings.append((result.path, problems))
     return outcome
+
+
+def thumbnail_of(path, box):
+    """A small JPEG of the face at `box` in the photo at `path` (thumbnail_jpeg); None if the photo cannot be read
+    again."""
+    from .faces.imaging import load_image
+
+    try:
+        return thumbnail_jpeg(load_image(path), box)
+    except ImageError:
+        return None
+
+
+def thumbnail_jpeg(pixels, box):
+    """A small JPEG of the face at `box` in an RGB array, with a margin (the whole picture when `box` is None: a
+    tight crop)."""
+    import io
+
+    from PIL import Image
+
+    if box is not None:
+        x, y, width, height = (int(v) for v in box)
+        margin = int(0.2 * max(width, height))
+        pixels = pixels[max(0, y - margin):y + height + margin, max(0, x - margin):x + width + margin]
+    image = Image.fromarray(pixels)
+    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
 
 
 def _attack_problem(path, face):
@@ -108,7 +144,7 @@ def faces_with_border(path, model):
 
 def video_frames_for_enrollment(frames, model, seconds, count):
     """The best `count` frames of the person in view over `seconds` of `frames`, for enrolling from video:
-    [(embedding, score, box, time)], good frames in different poses. Only frames showing one face of good
+    [(embedding, score, box, time, thumbnail JPEG)], good frames in different poses. Only frames showing one face of good
     quality count; the faces are followed, and the longest-seen face is the person (a passer-by or a scene
     cut is another track, never mixed in)."""
     from .faces.quality import measure
@@ -128,7 +164,8 @@ def video_frames_for_enrollment(frames, model, seconds, count):
         if measures.problems():
             continue
         embedding = model.embed([model.crop(frame.image, faces[0])])[0]
-        candidates.setdefault(tracks[0].id, []).append((embedding, measures.score(), faces[0].box, frame.time))
+        candidates.setdefault(tracks[0].id, []).append((embedding, measures.score(), faces[0].box, frame.time,
+                                                        thumbnail_jpeg(frame.image, faces[0].box)))
     if not candidates:
         return []
     return _diverse(max(candidates.values(), key=len), count)

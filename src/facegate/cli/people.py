@@ -62,7 +62,8 @@ def enroll(settings, name, images, largest, video_source, seconds, frame_count, 
         warn(f"{error} (not enrolled)")
     if not outcome.embeddings:
         raise FacegateError(f"nothing enrolled for {name!r}")
-    total = add_person(database.path, name, outcome.embeddings, outcome.sources, settings.model(database).name)
+    total = add_person(database.path, name, outcome.embeddings, outcome.sources, settings.model(database).name,
+                       outcome.thumbnails)
     click.echo(f"{name}: {len(outcome.embeddings)} photo(s) added, {total} enrolled in all")
     return EXIT_OK
 
@@ -76,22 +77,24 @@ def _enroll_from_video(settings, database, name, source, seconds, count):
         chosen = video_frames_for_enrollment(frames, model, seconds, count)
     if not chosen:
         raise FacegateError(f"{source}: no frame in {seconds:g} s showed exactly one clear face; nothing enrolled")
-    sources = [f"{os.path.basename(str(source))}@{when:.2f}s" for _, _, _, when in chosen]
-    for label, (_, score, box, _) in zip(sources, chosen):
+    sources = [f"{os.path.basename(str(source))}@{when:.2f}s" for _, _, _, when, _ in chosen]
+    for label, (_, score, box, _, _) in zip(sources, chosen):
         say(f"{name}: enrolled frame {label} (face {box[2]}x{box[3]} px, quality {score:.2f})")
-    total = add_person(database.path, name, [embedding for embedding, *_ in chosen], sources, model.name)
+    total = add_person(database.path, name, [embedding for embedding, *_ in chosen], sources, model.name,
+                       [thumbnail for *_, thumbnail in chosen])
     click.echo(f"{name}: {len(chosen)} frame(s) added, {total} enrolled in all")
     return EXIT_OK
 
 
 def _enroll_from_cluster(settings, database, name, source, number):
     from ..clustering import clusters_of
-    from ..enrollment import add_person, cluster_for_enrollment
+    from ..enrollment import add_person, cluster_for_enrollment, thumbnail_of
 
     model = settings.model(database)
     _, clusters = clusters_of(source, model, resolve_threshold(None, database), warn)
     chosen, sources = cluster_for_enrollment(clusters, number, source)
-    total = add_person(database.path, name, [face.embedding for face in chosen], sources, model.name)
+    total = add_person(database.path, name, [face.embedding for face in chosen], sources, model.name,
+                       [thumbnail_of(face.path, face.box) for face in chosen])
     click.echo(f"{name}: {len(chosen)} face(s) of cluster {number} added ({len(clusters[number])} in it), "
                f"{total} enrolled in all")
     return EXIT_OK

@@ -12,6 +12,7 @@ autoescaped: a name is always text) with one small script, everything served fro
     GET  /console/doors         every door camera's heartbeat: alive, silent (no beat for SILENT_AFTER) or stopped
     GET  /console/unknown       recent unknown visitors' face crops, grouped by clustering; POST .../enroll names
                                 the chosen ones ("this is Ana": they are enrolled as Ana)
+    GET  /console/thumbnail?name=  a person's thumbnail (the face crop kept with an enrolled photo)
     GET  /console/face?key=     a decision's face crop, where the log kept one (--log-faces)
     GET  /console/events        Server-Sent Events: each new access-log record as it is written (every door)
 
@@ -309,6 +310,18 @@ def console_blueprint(state, tokens, throttle=None):
             shown.append((status, alive, age))
         return _page("doors.html", doors=shown, silent_after=SILENT_AFTER)
 
+    @console.get("/console/thumbnail")
+    def thumbnail():
+        """The face crop kept with one of a person's enrolled photos (404 when none was kept)."""
+        refused = admin_only()
+        if refused:
+            return refused
+        database, _, _ = state.current()
+        jpeg = database.thumbnail(request.args.get("name", ""))
+        if jpeg is None:
+            abort(404)
+        return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=300"})
+
     @console.get("/console/face")
     def face():
         refused = admin_only()
@@ -374,7 +387,8 @@ def _enroll(state, name, photos):
         with state.lock:
             outcome = enroll_photos(paths, lambda: state.model, names=[label for label, _ in photos])
         if outcome.embeddings:
-            add_person(state.live.db_path, name, outcome.embeddings, outcome.sources, state.model.name)
+            add_person(state.live.db_path, name, outcome.embeddings, outcome.sources, state.model.name,
+                       outcome.thumbnails)
     finally:
         for path in paths:
             os.unlink(path)

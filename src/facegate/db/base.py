@@ -45,6 +45,11 @@ class Store:
         """What decisions ask (matching): the enrolled rows, or a server that searches them."""
         raise NotImplementedError
 
+    def thumbnail(self, database, name):
+        """The JPEG face crop kept with one of `name`'s embeddings, or None (enrolled before thumbnails were kept,
+        or from an import, which carries none)."""
+        return None
+
     def search_index(self, location, kind=None):
         """Set (kind 'exact' or 'hnsw') and say how identify searches: 'exact' or 'hnsw'."""
         raise DatabaseError(f"{location}: a folder database always searches exactly; indexes are for "
@@ -121,6 +126,8 @@ class Database:
         self.entries = list(entries)
         size = MODELS[model].embedding_size if model else 0
         self.embeddings = np.zeros((0, size), np.float32) if embeddings is None else embeddings
+        self.new_thumbnails = {}
+        """{thumbnail_key(embedding): JPEG bytes} of the rows added since the last commit (written by it)."""
 
     @classmethod
     def load(cls, path=None):
@@ -164,9 +171,21 @@ class Database:
                 f"{self.path}: this database holds {self.model} embeddings; it cannot be used with {model_name}"
             )
 
-    def add(self, name, embeddings, sources, model_name):
-        """Enroll `embeddings` (k, D) of `name`, one per source photo."""
-        self._append(*self._new_rows(name, embeddings, sources, model_name), model_name)
+    def add(self, name, embeddings, sources, model_name, thumbnails=None):
+        """Enroll `embeddings` (k, D) of `name`, one per source photo; `thumbnails`, a small JPEG face crop (or
+        None) for each, are kept with them."""
+        entries, embeddings = self._new_rows(name, embeddings, sources, model_name)
+        self._keep_thumbnails(embeddings, thumbnails)
+        self._append(entries, embeddings, model_name)
+
+    def _keep_thumbnails(self, embeddings, thumbnails):
+        for vector, jpeg in zip(embeddings, thumbnails or ()):
+            if jpeg:
+                self.new_thumbnails[thumbnail_key(vector)] = bytes(jpeg)
+
+    def thumbnail(self, name):
+        """A JPEG face crop of `name` (from one of their enrolled photos), or None."""
+        return store_of(self.path)[0].thumbnail(self, name)
 
     def _new_rows(self, name, embeddings, sources, model_name):
         """(entries, embeddings) to enroll for `name`, checked against the database's model."""
@@ -223,6 +242,13 @@ class Database:
 
     def set_threshold(self, value):
         self.threshold = None if value is None else check_threshold(value)
+
+
+def thumbnail_key(vector):
+    """Which thumbnail goes with an embedding: the start of the sha256 of its float32 bytes."""
+    import hashlib
+
+    return hashlib.sha256(np.asarray(vector, np.float32).tobytes()).hexdigest()[:24]
 
 
 def validated(where, record, embeddings):

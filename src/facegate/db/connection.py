@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS facegate_embeddings (
     name text NOT NULL,
     source text NOT NULL,
     enrolled_at text NOT NULL,
-    embedding vector NOT NULL
+    embedding vector NOT NULL,
+    thumbnail bytea
 );
 CREATE INDEX IF NOT EXISTS facegate_embeddings_name ON facegate_embeddings (name);
 CREATE TABLE IF NOT EXISTS facegate_access_log (

@@ -2,9 +2,11 @@
 
     <db>/facegate.json        schema version, model, embedding size, threshold, one entry per embedding
     <db>/vectors-<hash>.npz   'embeddings': float32 (entries, embedding size); named by its sha256
+    <db>/thumbnails/<key>.jpg a small face crop of an enrolled photo, named by its embedding (base.thumbnail_key)
 
 A commit writes the new NPZ under a new name, then atomically replaces the JSON that names it, so a crash at
-any point leaves either the old or the new database. Writers serialise on <db>/.lock.
+any point leaves either the old or the new database. Writers serialise on <db>/.lock. The thumbnails of new rows
+are written before the index; those of rows no longer in it are deleted after it.
 """
 import contextlib
 import hashlib
@@ -19,7 +21,7 @@ import numpy as np
 
 from ..errors import DatabaseError
 from ..files import write_atomically
-from .base import SCHEMA_VERSION, STORES, Database, Store, validated
+from .base import SCHEMA_VERSION, STORES, Database, Store, thumbnail_key, validated
 from .gallery import Gallery
 
 FORMAT = "facegate-db"
@@ -27,6 +29,7 @@ INDEX_NAME = "facegate.json"
 LOCK_NAME = ".lock"
 MAX_INDEX_BYTES = 256 * 1024 * 1024
 LOCK_TIMEOUT_S = 60
+THUMBNAILS = "thumbnails"
 
 
 class FolderStore(Store):
@@ -71,6 +74,16 @@ class FolderStore(Store):
         except FileNotFoundError:
             return None
 
+    def thumbnail(self, database, name):
+        folder = database.path / THUMBNAILS
+        if not folder.is_dir():
+            return None
+        for entry, vector in zip(database.entries, database.embeddings):
+            if entry.name == name:
+                with contextlib.suppress(OSError):
+                    return (folder / f"{thumbnail_key(vector)}.jpg").read_bytes()
+        return None
+
     def gallery(self, database):
         return Gallery(np.array(database.row_names, dtype=object), database.embeddings, database.model)
 
@@ -94,18 +107,34 @@ class FolderStore(Store):
             "entries": [asdict(entry) for entry in database.entries],
         }
         text = json.dumps(index, indent=1, ensure_ascii=False) + "\n"
+        thumbnails = database.path / THUMBNAILS
+        made_folder, written = not thumbnails.exists() and bool(database.new_thumbnails), []
         try:
+            if made_folder:
+                thumbnails.mkdir()
+            for key, jpeg in database.new_thumbnails.items():
+                if not (thumbnails / f"{key}.jpg").exists():
+                    write_atomically(thumbnails / f"{key}.jpg", jpeg)
+                    written.append(thumbnails / f"{key}.jpg")
             if not already_there:
                 write_atomically(vectors_path, data)
             write_atomically(database.path / INDEX_NAME, text.encode("utf-8"))
-        except BaseException:
-            if not already_there:  # the committed index does not name it: leave the folder as it was
-                with contextlib.suppress(OSError):
-                    vectors_path.unlink()
+        except BaseException:  # the committed index does not name them: leave the folder as it was
+            with contextlib.suppress(OSError):
+                for path in written + ([] if already_there else [vectors_path]):
+                    path.unlink(missing_ok=True)
+                if made_folder:
+                    thumbnails.rmdir()
             raise
         for stale in itertools.chain(database.path.glob("vectors-*.npz"), database.path.glob(".*.tmp")):
             if stale.name != vectors_name:  # superseded vectors, and leftovers of a writer that was killed
                 stale.unlink(missing_ok=True)
+        database.new_thumbnails = {}
+        if thumbnails.is_dir():  # the faces of people removed go with them
+            kept = {f"{thumbnail_key(vector)}.jpg" for vector in database.embeddings}
+            for path in thumbnails.iterdir():
+                if path.name not in kept:
+                    path.unlink(missing_ok=True)
 
 
 STORES[FolderStore.kind] = FolderStore()

@@ -1,7 +1,8 @@
 """The enrollment database on PostgreSQL with pgvector: one database for every door of a site.
 
     facegate_meta        one row: schema_version, model, embedding_size, threshold, version (one more per commit)
-    facegate_embeddings  one row per enrolled photo: name, source, enrolled_at, embedding (pgvector `vector`)
+    facegate_embeddings  one row per enrolled photo: name, source, enrolled_at, embedding (pgvector `vector`),
+                         thumbnail (a small JPEG face crop; the column is added on first use to older databases)
 
 `--db postgresql://USER:PASSWORD@HOST:PORT/DBNAME` (or FACEGATE_DB) selects it; every command works as on a
 folder database. A commit is one SQL transaction under an advisory lock: it writes the changes (inserts the rows
@@ -43,6 +44,16 @@ class PostgresStore(Store):
 
     def gallery(self, database):
         return ServerGallery(database.path, database.model)
+
+    def thumbnail(self, database, name):
+        def read(connection):
+            if not _has_thumbnails(connection):
+                return None
+            row = connection.execute("SELECT thumbnail FROM facegate_embeddings WHERE name = %s AND thumbnail IS "
+                                     "NOT NULL ORDER BY id LIMIT 1", (name,)).fetchone()
+            return bytes(row[0]) if row else None
+
+        return database._query(read)
 
     def search_index(self, location, kind=None):
         if kind is not None:
@@ -156,10 +167,10 @@ class PostgresDatabase(Database):
         if self._counts is not None:
             _count_after(self._counts, change)
 
-    def add(self, name, embeddings, sources, model_name):
+    def add(self, name, embeddings, sources, model_name, thumbnails=None):
         entries, embeddings = self._new_rows(name, embeddings, sources, model_name)
         self.model = self.model or model_name
-        self._change(("add", entries, embeddings))
+        self._change(("add", entries, embeddings, list(thumbnails or [None] * len(entries))))
 
     def remove(self, name):
         removed = self.name_counts().get(name, 0)
@@ -224,7 +235,7 @@ def _rows_after(rows, change):
     if kind == "clear":
         return [], embeddings[:0]
     if kind == "add":
-        added, vectors = arguments
+        added, vectors = arguments[:2]
         if not len(entries):
             return list(added), np.asarray(vectors, np.float32)
         return entries + list(added), np.concatenate([embeddings, vectors])
@@ -258,10 +269,28 @@ def _write_change(connection, change):
     elif kind == "rename":
         connection.execute("UPDATE facegate_embeddings SET name = %s WHERE name = %s", arguments[::-1])
     else:
-        with connection.cursor().copy(
-                "COPY facegate_embeddings (name, source, enrolled_at, embedding) FROM STDIN") as copy:
-            for entry, vector in zip(*arguments):
-                copy.write_row((entry.name, entry.source, entry.enrolled_at,
-                                "[" + ",".join(map(repr, vector.tolist())) + "]"))
+        entries, vectors, *rest = arguments
+        thumbnails = rest[0] if rest else [None] * len(entries)
+        columns = "name, source, enrolled_at, embedding"
+        if any(thumbnails):
+            _add_thumbnail_column(connection)
+            columns += ", thumbnail"
+        with connection.cursor().copy(f"COPY facegate_embeddings ({columns}) FROM STDIN") as copy:
+            for entry, vector, thumbnail in zip(entries, vectors, thumbnails):
+                row = (entry.name, entry.source, entry.enrolled_at, "[" + ",".join(map(repr, vector.tolist())) + "]")
+                copy.write_row(row + (thumbnail,) if any(thumbnails) else row)
+
+
+def _has_thumbnails(connection):
+    return connection.execute("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = "
+                              "'facegate_embeddings' AND column_name = 'thumbnail' AND table_schema = "
+                              "current_schema())").fetchone()[0]
+
+
+def _add_thumbnail_column(connection):
+    """Databases made before thumbnails were kept get the column when the first one is written (under the
+    writers' advisory lock, which the commit holds)."""
+    if not _has_thumbnails(connection):
+        connection.execute("ALTER TABLE facegate_embeddings ADD COLUMN IF NOT EXISTS thumbnail bytea")
 
 

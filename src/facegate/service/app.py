@@ -204,7 +204,8 @@ def _route_administration(app, state):
         refused = [{"file": _label_of(error.path, paths, labels), "reason": error.reason} for error in outcome.refused]
         if not outcome.embeddings:
             return jsonify({"error": f"nothing enrolled for {name!r}", "refused": refused}), 422
-        total = add_person(state.live.db_path, name, outcome.embeddings, outcome.sources, state.model.name)
+        total = add_person(state.live.db_path, name, outcome.embeddings, outcome.sources, state.model.name,
+                           outcome.thumbnails)
         warnings = [{"file": _label_of(path, paths, labels), "problems": problems} for path, problems in outcome.warnings]
         return jsonify({"name": name, "added": len(outcome.embeddings), "total": total, "refused": refused,
                         "warnings": warnings})

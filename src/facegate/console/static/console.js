@@ -9,6 +9,10 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
   }
+  for (const img of document.querySelectorAll("td.thumbnail img")) {  // enrolled before thumbnails were kept
+    if (img.complete && img.naturalWidth === 0) img.remove();
+    else img.addEventListener("error", () => img.remove());
+  }
   setUpCamera();
   const log = document.getElementById("log");
   if (log && log.dataset.live === "yes" && window.EventSource) {
