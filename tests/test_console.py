@@ -88,13 +88,22 @@ def wait_for(driver, condition, message):
 
 
 def submit(driver, button, alert=None):
-    """Click a form's button (accepting its confirmation when `alert` is "accept") and wait for the next page."""
-    from selenium.webdriver.support import expected_conditions
+    """Click a form's button (accepting its confirmation when `alert` is "accept") and wait for the next page: a
+    new document, fully loaded (the old one is marked before the click)."""
+    from selenium.common.exceptions import WebDriverException
 
+    driver.execute_script("window.facegateOldPage = true")
     button.click()
     if alert == "accept":
         driver.switch_to.alert.accept()
-    wait_for(driver, lambda: expected_conditions.staleness_of(button)(driver), "the form led to no page")
+
+    def next_page_loaded():
+        try:
+            return driver.execute_script("return !window.facegateOldPage && document.readyState === 'complete'")
+        except WebDriverException:  # between the two documents
+            return False
+
+    wait_for(driver, next_page_loaded, "the form led to no page")
 
 
 def log_in(driver, base, token=ADMIN_TOKEN):
@@ -105,7 +114,10 @@ def log_in(driver, base, token=ADMIN_TOKEN):
 
 
 def screenshot(driver, tmp_path, name):
+    """The page as it is, into the test's output folder (and into $FACEGATE_SCREENSHOTS: scripts/screenshots)."""
     driver.save_screenshot(str(tmp_path / f"{name}.png"))
+    if os.environ.get("FACEGATE_SCREENSHOTS"):
+        driver.save_screenshot(os.path.join(os.environ["FACEGATE_SCREENSHOTS"], f"{name}.png"))
 
 
 def people_names(driver):
@@ -320,6 +332,8 @@ def test_the_doors_page_shows_which_cameras_are_alive(desk, browser, tmp_path):
                     for row in by_css(browser, "#doors .door")}
 
         assert door_states() == {"dock": "silent", "lobby": "alive"}
+        lobby = next(row for row in by_css(browser, "#doors .door") if "lobby" in row.text)
+        assert lobby.find_element("css selector", ".last-event").text  # the decision just announced
         screenshot(browser, tmp_path, "doors")
     finally:
         process.send_signal(signal.SIGINT)

@@ -1,5 +1,5 @@
-"""Each door camera's heartbeat: every HEARTBEAT_SECONDS of frames, its newest status (frames, fps, last frame,
-last event) into the access log's store, which every door shares with the console (its Doors page). A camera
+"""Each door camera's heartbeat: every HEARTBEAT_SECONDS of frames and at each decision, its newest status (frames,
+fps, last frame, last decision) into the access log's store, which every door shares with the console (its Doors page). A camera
 that stops sending frames stops beating: the console calls it silent once its beat is older than SILENT_AFTER."""
 import os
 import socket
@@ -42,6 +42,7 @@ class Heartbeat:
             return
         self.status["last_event"] = {"event": record["event"], "identity": record.get("identity"),
                                      "time": record.get("wall_time")}
+        self._write()  # news: told at once, not at the next beat
 
     def stop(self):
         """The camera's watch ended: said at once, so the console does not wait to call it silent."""
