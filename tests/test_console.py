@@ -12,9 +12,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import DATA, IMAGES, run_facegate
-from test_service import call, start_service, stop_service
+from test_service import ADMIN_TOKEN, VERIFY_TOKEN, call, start_guarded, start_service, stop_service
 
-VERIFY_TOKEN, ADMIN_TOKEN = "door-camera-5e1b7d93aa", "enrollment-desk-c4f28a6e01"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 WAIT_SECONDS = 60
 
@@ -23,11 +22,7 @@ WAIT_SECONDS = 60
 def desk(tmp_path_factory):
     """A service keeping face crops, with a verify token and an admin token; younes enrolled."""
     folder = tmp_path_factory.mktemp("desk")
-    (folder / "token").write_text(VERIFY_TOKEN + "\n")
-    (folder / "admin").write_text(ADMIN_TOKEN + "\n")
-    assert run_facegate("--db", folder / "db", "enroll", "younes", IMAGES / "younes.jpg").returncode == 0
-    base, process = start_service(folder / "db", "--token-file", folder / "token", "--admin-token-file",
-                                  folder / "admin", token=VERIFY_TOKEN, global_options=("--log-faces",))
+    base, process = start_guarded(folder, global_options=("--log-faces",))
     yield base, folder / "db"
     stop_service(process, VERIFY_TOKEN, ADMIN_TOKEN)
 

@@ -171,15 +171,20 @@ def test_concurrent_verifies_while_the_command_line_enrolls_and_removes(service)
 VERIFY_TOKEN, ADMIN_TOKEN = "door-camera-7f3a9c1e5b", "enrollment-desk-41d8e2b7c9"
 
 
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory):
-    """A service that asks who is calling: a verify token, and an admin token for the enrollment desk."""
-    folder = tmp_path_factory.mktemp("guarded")
+def start_guarded(folder, global_options=()):
+    """A service on `folder`/db (younes enrolled) that asks who is calling: VERIFY_TOKEN, and ADMIN_TOKEN for the
+    enrollment desk: (base URL, process)."""
     (folder / "token").write_text(VERIFY_TOKEN + "\n")
     (folder / "admin").write_text(ADMIN_TOKEN + "\n")
     assert run_facegate("--db", folder / "db", "enroll", "younes", IMAGES / "younes.jpg").returncode == 0
-    base, process = start_service(folder / "db", "--token-file", folder / "token", "--admin-token-file",
-                                  folder / "admin", token=VERIFY_TOKEN)
+    return start_service(folder / "db", "--token-file", folder / "token", "--admin-token-file", folder / "admin",
+                         token=VERIFY_TOKEN, global_options=global_options)
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("guarded")
+    base, process = start_guarded(folder)
     yield base, folder / "db"
     stop_service(process, VERIFY_TOKEN, ADMIN_TOKEN)
 

@@ -51,6 +51,8 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'se
                            "media-src 'self' blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
                            "base-uri 'none'")
 CONSOLE_PATHS = ("/", "/login", "/logout")
+OPEN_ENDPOINTS = ("console.login_form", "console.login", "console.logout", "console.static")
+"""What a caller without a session may ask for; everything else needs the admin."""
 CONSOLE_PREFIXES = ("/console/",)
 
 
@@ -110,6 +112,10 @@ def console_blueprint(state, tokens, throttle=None):
         csrf = sessions.csrf_of(request.cookies.get(SESSION_COOKIE))
         if csrf is not None:
             g.admin, g.csrf = True, csrf
+        elif request.endpoint not in OPEN_ENDPOINTS:  # every other page is the admin's
+            if request.method == "GET" and "text/html" in request.headers.get("Accept", "text/html"):
+                return redirect(url_for("console.login"))
+            return _page("error.html", status=401, message="log in with the admin token first")
         return None
 
     @console.before_request
@@ -131,16 +137,9 @@ def console_blueprint(state, tokens, throttle=None):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    def admin_only():
-        if not g.admin:
-            if request.method == "GET" and "text/html" in request.headers.get("Accept", "text/html"):
-                return redirect(url_for("console.login"))
-            return _page("error.html", status=401, message="log in with the admin token first")
-        return None
-
     @console.get("/")
     def home():
-        return admin_only() or redirect(url_for("console.access_log"))
+        return redirect(url_for("console.access_log"))
 
     @console.get("/login")
     def login_form():
@@ -180,13 +179,10 @@ def console_blueprint(state, tokens, throttle=None):
 
     @console.get("/console/people")
     def people():
-        return admin_only() or _people_page(state)
+        return _people_page(state)
 
     @console.post("/console/people/enroll")
     def enroll():
-        refused = admin_only()
-        if refused:
-            return refused
         name = request.form.get("name", "").strip()
         try:
             check_name(name)
@@ -200,13 +196,10 @@ def console_blueprint(state, tokens, throttle=None):
 
     @console.get("/console/unknown")
     def unknown_visitors():
-        return admin_only() or _visitors_page(state, visitors)
+        return _visitors_page(state, visitors)
 
     @console.post("/console/unknown/enroll")
     def enroll_visitors():
-        refused = admin_only()
-        if refused:
-            return refused
         name, keys = request.form.get("name", "").strip(), request.form.getlist("key")
         try:
             check_name(name)
@@ -222,9 +215,6 @@ def console_blueprint(state, tokens, throttle=None):
 
     @console.post("/console/people/rename")
     def rename():
-        refused = admin_only()
-        if refused:
-            return refused
         old, new = request.form.get("name", ""), request.form.get("new", "").strip()
         try:
             check_name(new)
@@ -236,9 +226,6 @@ def console_blueprint(state, tokens, throttle=None):
 
     @console.post("/console/people/remove")
     def remove():
-        refused = admin_only()
-        if refused:
-            return refused
         name = request.form.get("name", "")
         try:
             with transaction(state.live.db_path) as current:
@@ -252,9 +239,6 @@ def console_blueprint(state, tokens, throttle=None):
 
     @console.get("/console/log")
     def access_log():
-        refused = admin_only()
-        if refused:
-            return refused
         filters = {key: request.args.get(key, "").strip() for key in ("door", "person", "decision", "since",
                                                                          "until")}
         try:
@@ -274,9 +258,6 @@ def console_blueprint(state, tokens, throttle=None):
     @console.get("/console/days")
     def days():
         """`log --stats` as a page: per UTC day and person, how often the door opened and refused."""
-        refused = admin_only()
-        if refused:
-            return refused
         door = request.args.get("door", "").strip()
         try:
             since = parse_since(request.args.get("since", "").strip() or None)
@@ -296,9 +277,6 @@ def console_blueprint(state, tokens, throttle=None):
     @console.get("/console/doors")
     def doors():
         """Which doors are alive: each camera's newest heartbeat (watch/heartbeat.py), its age and state."""
-        refused = admin_only()
-        if refused:
-            return refused
         now = datetime.now(timezone.utc)
         shown = []
         for status in log_of(state.live.db_path).doors():
@@ -313,30 +291,15 @@ def console_blueprint(state, tokens, throttle=None):
     @console.get("/console/thumbnail")
     def thumbnail():
         """The face crop kept with one of a person's enrolled photos (404 when none was kept)."""
-        refused = admin_only()
-        if refused:
-            return refused
         database, _, _ = state.current()
-        jpeg = database.thumbnail(request.args.get("name", ""))
-        if jpeg is None:
-            abort(404)
-        return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=300"})
+        return _jpeg(database.thumbnail(request.args.get("name", "")), cache_seconds=300)
 
     @console.get("/console/face")
     def face():
-        refused = admin_only()
-        if refused:
-            return refused
-        crop = log_of(state.live.db_path).face(request.args.get("key", ""))
-        if crop is None:
-            abort(404)
-        return Response(crop, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+        return _jpeg(log_of(state.live.db_path).face(request.args.get("key", "")), cache_seconds=86400)
 
     @console.get("/console/events")
     def events():
-        refused = admin_only()
-        if refused:
-            return refused
         store = log_of(state.live.db_path)
 
         def stream():
@@ -361,6 +324,13 @@ def _shown(store, record):
     key = store.face_key(record)
     return {key_: value for key_, value in record.items() if key_ not in ("face", "id")} | {
         "face_url": url_for("console.face", key=key) if key else None}
+
+
+def _jpeg(data, cache_seconds):
+    """A picture's answer (kept by the browser alone for `cache_seconds`), or 404 when there is none."""
+    if data is None:
+        abort(404)
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": f"private, max-age={cache_seconds}"})
 
 
 def _open_csrf(app):
