@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -174,6 +175,36 @@ def test_the_pages_take_the_admin_token_as_bearer_and_refuse_without_it(desk):
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 401
     assert call(base + "/people", token=ADMIN_TOKEN)[1]["people"] == [{"name": "younes", "photos": 1}]
+
+
+def test_live_views_never_take_the_threads_the_doors_need(desk):
+    """Each live view holds one of the service's threads: two at most (a third is refused, 503), and a door's
+    verify is answered while they are open; a view closed frees its place."""
+    base, _ = desk
+
+    def live_view():
+        request = urllib.request.Request(base + "/console/events", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        answer = urllib.request.urlopen(request, timeout=30)
+        assert answer.readline() == b"retry: 1000\n"
+        return answer
+
+    views = [live_view(), live_view()]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        live_view()
+    assert refused.value.code == 503
+    status, answer = call(base + "/verify?name=younes", (IMAGES / "camera_0.jpg").read_bytes(), token=VERIFY_TOKEN)
+    assert status == 200 and answer["match"] is True
+    views.pop().close()
+    deadline = time.monotonic() + 30
+    while True:  # the service notices the closed view at its next keep-alive (every 0.5 s)
+        try:
+            views.append(live_view())
+            break
+        except urllib.error.HTTPError as error:
+            assert error.code == 503 and time.monotonic() < deadline
+            time.sleep(0.2)
+    for view in views:
+        view.close()
 
 
 def test_enrolling_by_upload_shows_each_refused_photo_with_its_reason(desk, browser, tmp_path):

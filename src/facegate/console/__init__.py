@@ -47,6 +47,9 @@ DAYS_SHOWN = 14
 EVENT_POLL_SECONDS = 0.5
 EVENT_STREAM_SECONDS = 300
 """An event stream ends after this long; the browser's EventSource reconnects by itself."""
+LIVE_VIEWS = 2
+"""Event streams open at once, at most: each holds one of the service's 4 threads while it lasts, and the doors'
+decisions must always find one free. A view beyond them is refused (503; its page works, without live updates)."""
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
                            "media-src 'self' blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
                            "base-uri 'none'")
@@ -96,6 +99,7 @@ def console_blueprint(state, tokens, throttle=None):
     console = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                         static_url_path="/console/static")
     sessions, visitors = Sessions(), Visitors(state)
+    live_views = threading.BoundedSemaphore(LIVE_VIEWS)
 
     @console.before_request
     def who_is_calling():
@@ -301,17 +305,23 @@ def console_blueprint(state, tokens, throttle=None):
     @console.get("/console/events")
     def events():
         store = log_of(state.live.db_path)
+        if not live_views.acquire(blocking=False):
+            return Response(f"at most {LIVE_VIEWS} live views at once: the doors' decisions come first\n",
+                            status=503, mimetype="text/plain")
 
         def stream():
-            cursor = store.end()
-            yield "retry: 1000\n\n"
-            ends = time.monotonic() + EVENT_STREAM_SECONDS
-            while time.monotonic() < ends:
-                time.sleep(EVENT_POLL_SECONDS)
-                records, cursor = store.after(cursor)
-                for record in records:
-                    yield f"data: {json.dumps(_shown(store, record))}\n\n"
-                yield ": alive\n\n"
+            try:
+                cursor = store.end()
+                yield "retry: 1000\n\n"
+                ends = time.monotonic() + EVENT_STREAM_SECONDS
+                while time.monotonic() < ends:
+                    time.sleep(EVENT_POLL_SECONDS)
+                    records, cursor = store.after(cursor)
+                    for record in records:
+                        yield f"data: {json.dumps(_shown(store, record))}\n\n"
+                    yield ": alive\n\n"
+            finally:
+                live_views.release()
 
         return Response(stream_with_context(stream()), mimetype="text/event-stream", headers={"Cache-Control": "no-store",
                                                                           "X-Accel-Buffering": "no"})

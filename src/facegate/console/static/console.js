@@ -15,12 +15,22 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   setUpCamera();
   const log = document.getElementById("log");
-  if (log && log.dataset.live === "yes" && window.EventSource) {
-    const source = new EventSource(log.dataset.events);
-    source.onopen = () => { window.facegateLive = "open"; };
-    source.onmessage = (message) => addRecord(log, JSON.parse(message.data));
-  }
+  if (log && log.dataset.live === "yes" && window.EventSource) follow(log);
 });
+
+// New records as the service sends them; refused (the service's live views are all taken) or cut off for good,
+// the page asks again 5 s later.
+function follow(log) {
+  const source = new EventSource(log.dataset.events);
+  source.onopen = () => { window.facegateLive = "open"; };
+  source.onmessage = (message) => addRecord(log, JSON.parse(message.data));
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) {
+      window.facegateLive = "waiting";
+      setTimeout(() => follow(log), 5000);
+    }
+  };
+}
 
 function cell(text) {
   const td = document.createElement("td");
