@@ -281,6 +281,11 @@ def test_the_access_log_lives_in_the_database(pg):
     records, cursor = store.after(cursor)
     assert [(r["command"], r["identity"]) for r in records] == [("identify", "younes")]
     assert store.after(cursor) == ([], cursor)
+    from facegate.accesslog import LogStore
+
+    days = store.daily()  # counted by the server, as counting every record read gives
+    assert days == LogStore.daily(store) and sum(c["opened"] + c["refused"] for c in days.values()) == 3
+    assert store.daily(door="elsewhere") == {}
     assert store.doors() == []
     for state in ("watching", "stopped"):  # a camera's newest heartbeat replaces the one before
         store.beat({"door": "lobby", "camera": "cam-1", "time": "2026-12-04T08:00:00+00:00", "state": state})

@@ -35,6 +35,13 @@ class LogStore:
                    if until is None or datetime.fromisoformat(entry["time"]) < until]
         return records[::-1][offset:offset + limit], len(records)
 
+    def daily(self, since=None, door=None):
+        """`log --stats`: {(UTC day, person): Counter(opened=, refused=)} of the records since `since` at `door`
+        (person: identified, else claimed, else "(unknown)")."""
+        from . import daily_stats
+
+        return daily_stats(self.read(since, door=door))
+
     def face_key(self, record):
         """How face() finds the face crop kept with `record` (one that newest() gave); None if none was kept."""
         return None

@@ -45,6 +45,21 @@ class TableLog(LogStore):
                                       (*values, offset, limit)).fetchall()
         return [_entry(row) | {"id": row[-1]} for row in rows], total
 
+    def daily(self, since=None, door=None):
+        from collections import Counter
+
+        where, values = _where(since=since, door=door)
+        with connected(self.location) as connection:
+            rows = connection.execute(
+                "SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD'), coalesce(nullif(identity, ''), "
+                "nullif(claim, ''), '(unknown)') AS person, count(*) FILTER (WHERE decision = 'match'), "
+                f"count(*) FILTER (WHERE decision IS DISTINCT FROM 'match') FROM facegate_access_log {where} "
+                "GROUP BY 1, 2 ORDER BY 1, 2", values).fetchall()
+        stats = {}
+        for day, person, opened, refused in rows:
+            stats[(day, person)] = Counter({key: n for key, n in (("opened", opened), ("refused", refused)) if n})
+        return stats
+
     def face_key(self, record):
         return str(record["id"]) if record.get("face") and "id" in record else None
 

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
                    stream_with_context, url_for)
 
-from ..accesslog import DECISIONS, LogError, daily_stats, log_of, parse_since, purge_person
+from ..accesslog import DECISIONS, LogError, log_of, parse_since, purge_person
 from ..db import check_name, transaction
 from ..enrollment import add_person, enroll_photos
 from ..errors import DatabaseError, FacegateError
@@ -271,7 +271,7 @@ def console_blueprint(state, tokens, throttle=None):
             message = None
         if since is None:
             since = datetime.now(timezone.utc) - timedelta(days=DAYS_SHOWN)
-        stats = daily_stats(log_of(state.live.db_path).read(since, door=door or None))
+        stats = log_of(state.live.db_path).daily(since, door or None)
         by_day = {}
         for (day, person), counts in stats.items():
             by_day.setdefault(day, []).append((person, counts["opened"], counts["refused"]))
