@@ -152,7 +152,9 @@ class MjpegCamera(_Served):
     Each viewer gets `frames_per_connection` frames, then the connection drops (a flaky network); the camera
     keeps serving from where the previous viewer was, so a reconnecting viewer sees the video go on."""
 
-    def __init__(self, jpeg_frames, fps=15, frames_per_connection=40):
+    def __init__(self, jpeg_frames, fps=15, frames_per_connection=40, credentials=None, lengths=True):
+        """`credentials` "USER:PASSWORD": viewers must give them (HTTP Basic), else 401; `lengths` False: the parts
+        say no Content-Length (as some cameras do) and the boundary is declared with leading dashes."""
         self.frames, self.fps, self.per_connection = jpeg_frames, fps, frames_per_connection
         self.connections, self.position, self.stopped = 0, 0, threading.Event()
         self.sent = []
@@ -161,9 +163,18 @@ class MjpegCamera(_Served):
 
         class Handler(_Quiet):
             def do_GET(self):
+                import base64
+
+                expected = "Basic " + base64.b64encode(credentials.encode()).decode() if credentials else None
+                if expected and self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="camera"')
+                    self.end_headers()
+                    return
                 camera.connections += 1
                 self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=" +
+                                 ("frame" if lengths else "--frame"))
                 self.end_headers()
                 try:
                     for _ in range(camera.per_connection):
@@ -172,8 +183,9 @@ class MjpegCamera(_Served):
                         jpeg = camera.frames[camera.position % len(camera.frames)]
                         camera.sent.append((time.time(), camera.position))
                         camera.position += 1
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
-                                         % len(jpeg) + jpeg + b"\r\n")
+                        length = b"Content-Length: %d\r\n" % len(jpeg) if lengths else b""
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n" + length + b"\r\n" + jpeg
+                                         + b"\r\n")
                         time.sleep(1 / camera.fps)
                 except (BrokenPipeError, ConnectionResetError):
                     pass

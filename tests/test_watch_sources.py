@@ -26,6 +26,50 @@ def test_an_unusable_source_is_one_line_and_exit_2(photo_db, tmp_path, make_sour
     assert result.stderr == f"facegate: error: {source}: {reason}\n"
 
 
+def test_an_mjpeg_camera_is_read_without_ffmpeg_with_its_password_and_without_part_lengths():
+    """An IP camera's MJPEG stream (parts without Content-Length, user and password in the URL) is read by
+    facegate's own reader: the frames are the camera's JPEGs decoded; a wrong password cannot open it; an HTTP
+    answer that is not a stream is left to FFmpeg (which cannot read a web page either)."""
+    import cv2
+    import numpy as np
+
+    from facegate.watch.mjpeg import MjpegCapture
+    from facegate.watch.video import SourceError, VideoSource
+
+    jpegs = clip_jpegs(100, 104)
+    with MjpegCamera(jpegs, fps=30, frames_per_connection=10 ** 6, credentials="door:s3cr3t", lengths=False) as cam:
+        url = cam.url.replace("http://", "http://door:s3cr3t@")
+        with VideoSource(url) as frames:
+            assert isinstance(frames._capture, MjpegCapture)
+            seen = [frame.image for _, frame in zip(range(8), frames)]
+        decoded = [cv2.cvtColor(cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+                   for j in jpegs]
+        assert len(seen) == 8 and all(any(np.array_equal(image, d) for d in decoded) for image in seen)
+        with pytest.raises(SourceError, match="cannot open the camera"):
+            VideoSource(cam.url.replace("http://", "http://door:wrong@"))
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class WebPage(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>the camera's settings page</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), WebPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(SourceError, match="cannot open the camera"):  # not a stream: FFmpeg's, which refuses
+            VideoSource(f"http://127.0.0.1:{server.server_address[1]}/")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_realtime_hands_a_slow_reader_the_newest_frame_and_drops_the_rest():
     """A reader taking 0.2 s a frame (slower than the clip's 30 frames/s, whatever the machine): each frame it gets
     is the newest, later than the last, and the frames it could not take are dropped, not queued."""

@@ -1,4 +1,5 @@
-"""Video sources for `facegate watch` and `enroll --video`: cameras, devices, files and streams, read with OpenCV.
+"""Video sources for `facegate watch` and `enroll --video`: cameras, devices, files and streams, read with OpenCV
+(an MJPEG stream over HTTP by mjpeg.py, which decodes only the frames wanted).
 
 A live source (camera, device, stream URL, or a file read with `realtime`) is read by a thread of its own that
 keeps only the newest frame: the consumer always works on the present, stale frames are dropped, no queue grows.
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FacegateError
+from .mjpeg import MjpegCapture, NotMjpeg
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")      # OpenCV's and FFmpeg's own chatter stays off the terminal;
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # problems reach the user as facegate's one-line messages
@@ -181,6 +183,15 @@ class VideoSource:
         cv2 = _cv2()
         if not self.live and not Path(self.target).is_file():
             raise SourceError(self.name, "no such file" if not Path(self.target).exists() else "not a file")
+        if isinstance(self.target, str) and self.target.lower().startswith(("http://", "https://")):
+            try:
+                return MjpegCapture(self.target, timeout=STALL_SECONDS)  # frames decoded only when wanted
+            except OSError:
+                if first:
+                    raise SourceError(self.name, "cannot open the camera") from None
+                return None
+            except NotMjpeg:
+                pass  # a video over HTTP: FFmpeg's
         if isinstance(self.target, str) and self.target.lower().startswith(STREAM_PREFIXES):
             timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STALL_SECONDS * 1000, cv2.CAP_PROP_READ_TIMEOUT_MSEC,
                         STALL_SECONDS * 1000]
