@@ -4,6 +4,7 @@ only the frames a watcher wants are decoded. OpenCV's FFmpeg capture decodes eve
 of what a still 30 frames/s camera cost (docs/performance.md, "Several cameras"). It offers the part of
 cv2.VideoCapture that VideoSource uses: grab, retrieve, read, get, isOpened, release."""
 import base64
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,6 +29,10 @@ class MjpegCapture:
             self._response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
         except urllib.error.HTTPError as error:
             raise OSError(f"HTTP {error.code}") from None
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, ssl.SSLError):  # a camera's own certificate: FFmpeg's, as before
+                raise NotMjpeg(str(error.reason)) from None
+            raise
         except ValueError as error:  # not a URL urllib can open
             raise NotMjpeg(str(error)) from None
         content_type = self._response.headers.get("Content-Type", "")
