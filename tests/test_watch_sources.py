@@ -237,7 +237,7 @@ def test_a_still_scene_is_detected_at_the_heartbeat_only_unless_a_face_is_follow
         assert [e["event"] for e in events] == ["unknown", "left"]  # client005 is not in this database
 
 
-def test_a_live_camera_showing_a_still_scene_is_looked_at_ten_times_a_second_at_most(model, video_db, tmp_path):
+def test_a_live_camera_showing_a_still_scene_is_looked_at_five_times_a_second_at_most(model, video_db, tmp_path):
     """An empty, noisy scene read live at 30 frames/s for 3 s: while nothing moves and no face is followed, the
     watcher is handed one frame per IDLE_SECONDS at most (a lower bound on the gaps: a slower machine only makes
     them longer), and the frames in between are dropped without being decoded into pictures."""
