@@ -55,7 +55,8 @@ def browser(tmp_path_factory):
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
-    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), "scripts/test installs Debian's chromium and chromium-driver (apt)"
+    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), \
+        "scripts/test installs Debian's chromium and chromium-driver (apt)"
     os.environ["SE_AVOID_STATS"] = "true"  # Selenium Manager stays silent: the driver is given, nothing is fetched
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
