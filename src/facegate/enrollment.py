@@ -144,8 +144,8 @@ def faces_with_border(path, model):
 
 def video_frames_for_enrollment(frames, model, seconds, count):
     """The best `count` frames of the person in view over `seconds` of `frames`, for enrolling from video:
-    [(embedding, score, box, time, thumbnail JPEG)], good frames in different poses. Only frames showing one face of good
-    quality count; the faces are followed, and the longest-seen face is the person (a passer-by or a scene
+    [(embedding, score, box, time, thumbnail JPEG)], good frames in different poses. Only frames showing one face
+    of good quality count; the faces are followed, and the longest-seen face is the person (a passer-by or a scene
     cut is another track, never mixed in)."""
     from .faces.quality import measure
     from .watch.tracking import Tracker

@@ -323,8 +323,8 @@ def console_blueprint(state, tokens, throttle=None):
             finally:
                 live_views.release()
 
-        return Response(stream_with_context(stream()), mimetype="text/event-stream", headers={"Cache-Control": "no-store",
-                                                                          "X-Accel-Buffering": "no"})
+        return Response(stream_with_context(stream()), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     return console
 

@@ -1,6 +1,7 @@
 """Each door camera's heartbeat: every HEARTBEAT_SECONDS of frames and at each decision, its newest status (frames,
-fps, last frame, last decision) into the access log's store, which every door shares with the console (its Doors page). A camera
-that stops sending frames stops beating: the console calls it silent once its beat is older than SILENT_AFTER."""
+fps, last frame, last decision) into the access log's store, which every door shares with the console (its Doors
+page). A camera that stops sending frames stops beating: the console calls it silent once its beat is older than
+SILENT_AFTER."""
 import os
 import socket
 import time as clock
@@ -19,9 +20,9 @@ class Heartbeat:
 
     def __init__(self, store, door, camera, source, warn, every=HEARTBEAT_SECONDS):
         self.store, self.warn, self.every = store, warn, every
-        self.status = {"door": door, "camera": camera, "source": without_credentials(source), "host": socket.gethostname(),
-                       "pid": os.getpid(), "started": _now(), "frames": 0, "fps": None, "last_frame": None,
-                       "last_event": None, "state": "watching"}
+        self.status = {"door": door, "camera": camera, "source": without_credentials(source),
+                       "host": socket.gethostname(), "pid": os.getpid(), "started": _now(), "frames": 0, "fps": None,
+                       "last_frame": None, "last_event": None, "state": "watching"}
         self._due, self._counted, self._since, self._warned = 0.0, 0, clock.monotonic(), False
 
     def frame(self):
