@@ -98,7 +98,8 @@ def thumbnail_jpeg(pixels, box):
     if box is not None:
         x, y, width, height = (int(v) for v in box)
         margin = int(0.2 * max(width, height))
-        pixels = pixels[max(0, y - margin):y + height + margin, max(0, x - margin):x + width + margin]
+        crop = pixels[max(0, y - margin):max(0, y + height + margin), max(0, x - margin):max(0, x + width + margin)]
+        pixels = crop if min(crop.shape[:2]) > 0 else pixels  # a box off the picture: the picture
     image = Image.fromarray(pixels)
     image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
     buffer = io.BytesIO()
