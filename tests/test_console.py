@@ -182,6 +182,36 @@ def test_without_any_token_the_console_is_the_local_users(tmp_path, browser):
         stop_service(process)
 
 
+def test_behind_a_tls_proxy_the_session_cookie_is_secure(tmp_path):
+    """The reverse proxy terminating TLS (serve --trusted-proxy) says so with X-Forwarded-Proto: https, and the
+    cookie is then Secure too; from anyone else the header is not believed."""
+    (tmp_path / "admin").write_text(ADMIN_TOKEN + "\n")
+    assert run_facegate("--db", tmp_path / "db", "enroll", "younes", IMAGES / "younes.jpg").returncode == 0
+    proxied, process = start_service(tmp_path / "db", "--admin-token-file", tmp_path / "admin",
+                                     "--trusted-proxy", "127.0.0.1")
+    direct, other = start_service(tmp_path / "db", "--admin-token-file", tmp_path / "admin")
+
+    class Keep(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args):
+            return None  # the login's answer itself, with its Set-Cookie
+
+    opener = urllib.request.build_opener(Keep)
+    try:
+        for base, proto, secure in ((proxied, "https", True), (proxied, None, False), (direct, "https", False)):
+            headers = {"X-Forwarded-Proto": proto} if proto else {}
+            request = urllib.request.Request(base + "/login", headers=headers,
+                                             data=urllib.parse.urlencode({"token": ADMIN_TOKEN}).encode())
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                opener.open(request, timeout=30)
+            assert answer.value.code == 302
+            cookie = answer.value.headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and ("; Secure" in cookie) is secure, \
+                (base, proto, cookie)
+    finally:
+        stop_service(process, ADMIN_TOKEN)
+        stop_service(other, ADMIN_TOKEN)
+
+
 def test_the_pages_take_the_admin_token_as_bearer_and_refuse_without_it(desk):
     base, _ = desk
     request = urllib.request.Request(base + "/console/people", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})

@@ -69,10 +69,13 @@ def search_index(settings, kind):
               help="Seconds in which --max-failures failed verifies count.")
 @click.option("--lockout", type=click.FloatRange(0, min_open=True), default=60.0, show_default=True,
               help="Seconds a name or client is refused (429) after too many failed verifies.")
+@click.option("--trusted-proxy", default=None, metavar="ADDRESS",
+              help="The reverse proxy (terminating TLS) in front of serve: its X-Forwarded-For names the client "
+                   "(logged, throttled) and its X-Forwarded-Proto says whether the browser used TLS.")
 @threshold_option
 @click.pass_obj
 def serve(settings, host, port, max_bytes, token_file, admin_token_file, max_failures, failure_window, lockout,
-          threshold):
+          trusted_proxy, threshold):
     """Keep the model and database warm behind an HTTP API for a door camera (see the README).
 
     POST an image to /verify?name=NAME or /identify; GET /health. Answers are the --json records. With an admin
@@ -91,7 +94,8 @@ def serve(settings, host, port, max_bytes, token_file, admin_token_file, max_fai
     port = DEFAULT_PORT if port is None else port
     warn(f"serving {database.path} ({len(database.name_counts())} people) on http://{host}:{port}", prefix="facegate: ")
     throttle = Throttle(max_failures, failure_window, lockout) if max_failures else None
-    run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES, tokens=tokens, throttle=throttle)
+    run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES, tokens=tokens, throttle=throttle,
+                trusted_proxy=trusted_proxy)
     return EXIT_OK
 
 

@@ -3,7 +3,7 @@ autoescaped: a name is always text) with one small script, everything served fro
 
     GET  /                      -> the access log (or the login form)
     GET  /login, POST /login    the admin token, once, becomes a session cookie (HttpOnly, SameSite=Strict,
-                                Secure over TLS, 8 h); the guessing defence applies; the verify token is refused
+                                Secure over TLS: serve --trusted-proxy, 8 h); the guessing defence applies; the verify token is refused
     POST /logout
     GET  /console/people        everyone enrolled; enroll from uploaded photos (each refused one says why),
     POST /console/people/...    rename, remove (with --purge-log's choice)

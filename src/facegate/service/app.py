@@ -278,12 +278,17 @@ class _uploaded_image:
         os.unlink(self.path)
 
 
-def serve(state, host, port, max_upload_bytes=MAX_UPLOAD_BYTES, threads=4, tokens=Tokens(), throttle=None):
-    """Run the service until interrupted (waitress, a production WSGI server)."""
+def serve(state, host, port, max_upload_bytes=MAX_UPLOAD_BYTES, threads=4, tokens=Tokens(), throttle=None,
+          trusted_proxy=None):
+    """Run the service until interrupted (waitress, a production WSGI server). Only the `trusted_proxy` address's
+    X-Forwarded-For and X-Forwarded-Proto are believed (waitress drops them from anyone else)."""
     import waitress
 
     check_exposure(host, tokens)
+    proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+             "trusted_proxy_count": 1} if trusted_proxy else {}
     waitress.serve(create_app(state, max_upload_bytes, tokens, throttle), host=host, port=port, threads=threads,
+                   **proxy,
                    # Flask answers 413 in JSON first; waitress's cap (with room for multipart framing) guards
                    # bodies sent without a length.
                    max_request_body_size=2 * max_upload_bytes + 65536, ident="facegate")
