@@ -132,15 +132,16 @@ are often cropped to the face, with no forehead or chin, and MTCNN finds nothing
 def faces_with_border(path, model):
     """The faces of the photo at `path` padded with a border of its own edge pixels, quality assessed: a second
     look at a tight crop. Boxes are in the padded picture (enrollment needs only the embedding)."""
-    import numpy as np
-
     from .faces.imaging import load_image
 
-    image = load_image(path)
-    height, width = image.shape[:2]
+    return model.faces_in_arrays([with_border(load_image(path))], assess_quality=True)[0]
+
+
+def with_border(pixels):
+    """An RGB array padded with BORDER of its own edge pixels on each side (a tight crop, made findable)."""
+    height, width = pixels.shape[:2]
     pad_y, pad_x = int(height * BORDER), int(width * BORDER)
-    padded = np.pad(image, ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="edge")
-    return model.faces_in_arrays([padded], assess_quality=True)[0]
+    return np.pad(pixels, ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="edge")
 
 
 def video_frames_for_enrollment(frames, model, seconds, count):

@@ -48,3 +48,20 @@ def write_atomically(target, data):
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+@contextlib.contextmanager
+def private_files(contents):
+    """Each of `contents` (bytes) in a private temporary file (the decoders read files): their paths, removed when
+    the block ends, however it ends."""
+    paths = []
+    try:
+        for data in contents:
+            descriptor, path = tempfile.mkstemp(prefix="facegate-upload-")
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            paths.append(path)
+        yield paths
+    finally:
+        for path in paths:
+            os.unlink(path)

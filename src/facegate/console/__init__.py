@@ -28,13 +28,14 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (Blueprint, Response, abort, g, redirect, render_template, request, stream_with_context,
+                   url_for)
 
 from ..accesslog import DECISIONS, LogError, log_of, parse_since, purge_person
 from ..db import check_name, transaction
 from ..enrollment import add_person, enroll_photos
 from ..errors import DatabaseError, FacegateError
+from ..files import private_files
 from ..service.auth import token_matches
 from ..watch.heartbeat import SILENT_AFTER
 from .visitors import Visitors
@@ -99,6 +100,7 @@ def console_blueprint(state, tokens, throttle=None):
     console = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                         static_url_path="/console/static")
     sessions, visitors = Sessions(), Visitors(state)
+    open_csrf = secrets.token_urlsafe(32)  # the CSRF token of a console without tokens (the local user's)
     live_views = threading.BoundedSemaphore(LIVE_VIEWS)
 
     @console.before_request
@@ -107,7 +109,7 @@ def console_blueprint(state, tokens, throttle=None):
             abort(404)  # administration is off
         g.csrf, g.admin = None, False
         if tokens.admin is None:  # no token at all: loopback only, the local user (as the API)
-            g.admin, g.csrf = True, _open_csrf(current_app)
+            g.admin, g.csrf = True, open_csrf
             return None
         bearer = request.headers.get("Authorization", "")
         if bearer[:7].lower() == "bearer " and token_matches(bearer[7:].strip(), tokens.admin):
@@ -164,10 +166,9 @@ def console_blueprint(state, tokens, throttle=None):
         if not token_matches(presented, tokens.admin):
             if throttle:
                 throttle.failed(*keys)
-            message = ("this token verifies faces; it cannot open the console" if
-                       token_matches(presented, tokens.verify) else "not the admin token")
-            return _page("login.html", status=403 if token_matches(presented, tokens.verify) else 401,
-                         message=message)
+            if token_matches(presented, tokens.verify):
+                return _page("login.html", status=403, message="this token verifies faces; it cannot open the console")
+            return _page("login.html", status=401, message="not the admin token")
         session, _ = sessions.open()
         response = redirect(url_for("console.access_log"))
         response.set_cookie(SESSION_COOKIE, session, max_age=SESSION_SECONDS, httponly=True, samesite="Strict",
@@ -343,35 +344,16 @@ def _jpeg(data, cache_seconds):
     return Response(data, mimetype="image/jpeg", headers={"Cache-Control": f"private, max-age={cache_seconds}"})
 
 
-def _open_csrf(app):
-    """The CSRF token of a console without tokens (one per process)."""
-    token = app.config.get("FACEGATE_OPEN_CSRF")
-    if token is None:
-        token = app.config["FACEGATE_OPEN_CSRF"] = secrets.token_urlsafe(32)
-    return token
-
-
 def _enroll(state, name, photos):
     """Enroll `name` from `photos` [(label, bytes)] as the command line does: (errors, notes, how many added); each
     refused photo's reason is an error naming its label."""
-    import tempfile
-
-    paths = []
-    try:
-        for _, data in photos:
-            descriptor, path = tempfile.mkstemp(prefix="facegate-upload-")
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-            paths.append(path)
+    with private_files(data for _, data in photos) as paths:
         labels = dict(zip(paths, (label for label, _ in photos)))
         with state.lock:
             outcome = enroll_photos(paths, lambda: state.model, names=[label for label, _ in photos])
         if outcome.embeddings:
             add_person(state.live.db_path, name, outcome.embeddings, outcome.sources, state.model.name,
                        outcome.thumbnails)
-    finally:
-        for path in paths:
-            os.unlink(path)
     errors = [f"{labels.get(e.path, os.path.basename(e.path))}: {e.reason}" for e in outcome.refused]
     notes = [f"{name}: {len(outcome.embeddings)} photo(s) enrolled"] if outcome.embeddings else []
     notes += [f"{labels.get(path, path)}: {'; '.join(problems)}" for path, problems in outcome.warnings]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..clustering import ClusteredFace, cluster_faces
-from ..enrollment import BORDER
+from ..enrollment import with_border
 from ..matching import nearest
 
 RECENT = 200
@@ -73,8 +73,6 @@ class Visitors:
             pixels = np.asarray(Image.open(io.BytesIO(crop)).convert("RGB"))
         except (UnidentifiedImageError, OSError):
             return None
-        height, width = pixels.shape[:2]
-        padded = np.pad(pixels, ((int(height * BORDER),) * 2, (int(width * BORDER),) * 2, (0, 0)), mode="edge")
         with self.state.lock:
-            faces = self.state.model.faces_in_arrays([padded])[0]
+            faces = self.state.model.faces_in_arrays([with_border(pixels)])[0]
         return max(faces, key=lambda face: face.area).embedding if faces else None

@@ -271,14 +271,14 @@ def _write_change(connection, change):
     else:
         entries, vectors, *rest = arguments
         thumbnails = rest[0] if rest else [None] * len(entries)
-        columns = "name, source, enrolled_at, embedding"
-        if any(thumbnails):
+        columns, with_thumbnails = "name, source, enrolled_at, embedding", any(thumbnails)
+        if with_thumbnails:
             _add_thumbnail_column(connection)
             columns += ", thumbnail"
         with connection.cursor().copy(f"COPY facegate_embeddings ({columns}) FROM STDIN") as copy:
             for entry, vector, thumbnail in zip(entries, vectors, thumbnails):
                 row = (entry.name, entry.source, entry.enrolled_at, "[" + ",".join(map(repr, vector.tolist())) + "]")
-                copy.write_row(row + (thumbnail,) if any(thumbnails) else row)
+                copy.write_row(row + (thumbnail,) if with_thumbnails else row)
 
 
 def _has_thumbnails(connection):

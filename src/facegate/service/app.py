@@ -20,8 +20,8 @@ Errors answer {"error": "<one line>"} with 400 (unusable image), 404 (unknown na
 the guessing defence, see Throttle). The database is re-read when it changes on disk, so
 enrolling with the command line while the service runs takes effect at the next request.
 """
+import contextlib
 import os
-import tempfile
 import threading
 
 from flask import Flask, jsonify, request
@@ -33,6 +33,7 @@ from ..enrollment import add_person, enroll_photos
 from ..errors import (DatabaseError, FacegateError, ImageError, MultipleFacesError, NoFaceError, UnknownIdentityError,
                       printable)
 from ..faces.pipeline import encode_images
+from ..files import private_files
 from ..matching import LiveGallery
 from ..records import image_record, verify_record
 from ..console import console_blueprint, is_console_path
@@ -224,28 +225,18 @@ def _label_of(path, paths, labels):
     return labels[paths.index(path)] if path in paths else os.path.basename(path)
 
 
-class _uploaded_images:
+@contextlib.contextmanager
+def _uploaded_images():
     """Every file of a multipart form (or the body as one image) in private temporary files, removed after:
     (paths, the upload names)."""
-
-    def __enter__(self):
-        files = [upload for upload in request.files.values()] if request.mimetype == "multipart/form-data" else []
-        bodies = [(upload.filename or f"upload-{i}", upload.read()) for i, upload in enumerate(files, 1)] or \
-            [("upload", request.get_data(cache=False))]
-        self.paths, labels = [], []
-        for label, data in bodies:
-            if not data:
-                raise ImageError(label, "empty upload: POST the photo file")
-            descriptor, path = tempfile.mkstemp(prefix="facegate-upload-")
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-            self.paths.append(path)
-            labels.append(label)
-        return self.paths, labels
-
-    def __exit__(self, *exc_info):
-        for path in self.paths:
-            os.unlink(path)
+    files = [upload for upload in request.files.values()] if request.mimetype == "multipart/form-data" else []
+    bodies = [(upload.filename or f"upload-{i}", upload.read()) for i, upload in enumerate(files, 1)] or \
+        [("upload", request.get_data(cache=False))]
+    for label, data in bodies:
+        if not data:
+            raise ImageError(label, "empty upload: POST the photo file")
+    with private_files(data for _, data in bodies) as paths:
+        yield paths, [label for label, _ in bodies]
 
 
 def _form_upload():
@@ -261,21 +252,15 @@ def _upload_name():
     return (upload.filename if upload and upload.filename else None) or "upload"
 
 
-class _uploaded_image:
+@contextlib.contextmanager
+def _uploaded_image():
     """The request's image written to a private temporary file (the decoders read files), removed after."""
-
-    def __enter__(self):
-        upload = _form_upload()
-        data = upload.read() if upload else request.get_data(cache=False)
-        if not data:
-            raise ImageError("upload", "empty request body: POST the image file")
-        descriptor, self.path = tempfile.mkstemp(prefix="facegate-upload-")
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        return self.path
-
-    def __exit__(self, *exc_info):
-        os.unlink(self.path)
+    upload = _form_upload()
+    data = upload.read() if upload else request.get_data(cache=False)
+    if not data:
+        raise ImageError("upload", "empty request body: POST the image file")
+    with private_files([data]) as (path,):
+        yield path
 
 
 def serve(state, host, port, max_upload_bytes=MAX_UPLOAD_BYTES, threads=4, tokens=Tokens(), throttle=None,

@@ -8,6 +8,7 @@ import time as clock
 from datetime import datetime, timezone
 
 from ..accesslog import LogError
+from .mjpeg import without_credentials
 
 HEARTBEAT_SECONDS = 10.0
 SILENT_AFTER = 3 * HEARTBEAT_SECONDS
@@ -57,16 +58,6 @@ class Heartbeat:
             if not self._warned:
                 self.warn(f"{exc} (the watch goes on; the console will call this door silent)")
                 self._warned = True
-
-
-def without_credentials(source):
-    """A camera's source as the console may show it: a URL's user and password taken out."""
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(str(source))
-    if parts.scheme and "@" in parts.netloc:
-        return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    return str(source)
 
 
 def _now():

@@ -24,7 +24,7 @@ class MjpegCapture:
     """One connection to an MJPEG stream. Raises NotMjpeg, or OSError when the camera cannot be reached."""
 
     def __init__(self, url, timeout):
-        url, headers = _without_credentials(url)
+        url, headers = _basic_authentication(url)
         try:
             self._response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
         except urllib.error.HTTPError as error:
@@ -120,7 +120,15 @@ def _parameters(content_type):
         yield key.strip().lower(), value.strip()
 
 
-def _without_credentials(url):
+def without_credentials(source):
+    """A camera's source with a URL's user and password taken out (to connect with, or to show)."""
+    parts = urllib.parse.urlsplit(str(source))
+    if parts.scheme and "@" in parts.netloc:
+        return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return str(source)
+
+
+def _basic_authentication(url):
     """(the URL without user:password, headers with them as HTTP Basic authentication)."""
     parts = urllib.parse.urlsplit(url)
     headers = {"User-Agent": "facegate"}
@@ -128,4 +136,4 @@ def _without_credentials(url):
         return url, headers
     credentials = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
     headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])), headers
+    return without_credentials(url), headers
