@@ -60,11 +60,11 @@ def search_index(settings, kind):
               help="File whose first line is the token every request must bear [env FACEGATE_TOKEN]; required "
                    "beyond loopback.")
 @click.option("--admin-token-file", type=PATH, default=None,
-              help="File whose first line is the token of the /people endpoints [env FACEGATE_ADMIN_TOKEN]; "
-                   "without one they are off.")
+              help="File whose first line is the token of the /people and /log endpoints and of the web "
+                   "console at / [env FACEGATE_ADMIN_TOKEN]; without one they are off.")
 @click.option("--max-failures", type=click.IntRange(0), default=5, show_default=True,
-              help="Failed verifies for one claimed name (four times as many from one client) before it is refused "
-                   "for --lockout seconds (0: no limit).")
+              help="Failed verifies for one claimed name (four times as many from one client), or wrong tokens at "
+                   "the console's login from one client, before it is refused for --lockout seconds (0: no limit).")
 @click.option("--failure-window", type=click.FloatRange(0, min_open=True), default=60.0, show_default=True,
               help="Seconds in which --max-failures failed verifies count.")
 @click.option("--lockout", type=click.FloatRange(0, min_open=True), default=60.0, show_default=True,
@@ -79,7 +79,8 @@ def serve(settings, host, port, max_bytes, token_file, admin_token_file, max_fai
     """Keep the model and database warm behind an HTTP API for a door camera (see the README).
 
     POST an image to /verify?name=NAME or /identify; GET /health. Answers are the --json records. With an admin
-    token, GET /people, POST /people/NAME (photos) and DELETE /people/NAME administer the enrolled people."""
+    token, GET /people, POST /people/NAME (photos) and DELETE /people/NAME administer the enrolled people, and
+    the web console at / shows people, the access log, unknown visitors and the doors to whoever logs in with it."""
     from ..service.app import DEFAULT_PORT, MAX_UPLOAD_BYTES, WarmState
     from ..service.auth import Throttle, Tokens, check_exposure, read_token
     from ..service.app import serve as run_service
