@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA, ROOT, run_facegate, shrunk_clip
+from watching import CLIP
 from test_service import call, start_service, stop_service
 
 PAD = DATA / "pad"
@@ -60,6 +61,27 @@ def test_a_live_clip_opens_for_its_person_once_judged_live(pad_db):
     opened = [e for e in events if e["event"] == "match" and e["opens"]]
     assert [(e["identity"], e["live"], e["cues"]) for e in opened] == [(PERSON, True, ["texture-live"])]
     assert not [e for e in events if e["event"] in ("spoof", "unknown", "ambiguous")]
+
+
+def test_a_door_cameras_mjpeg_codec_does_not_hold_a_live_face_back(video_db, tmp_path):
+    """The dev clip letterboxed to 640x480 and written as MJPEG by FFmpeg (what a VGA door camera sends), every
+    frame watched: Miranda's close-up (from 2.74 s) is judged live and matched within 0.3 s of the clip's clock.
+    A texture cue fitted without JPEG-compressed training frames took his frames for prints until 3.44 s."""
+    import cv2
+
+    vga = tmp_path / "clip-640x480.avi"
+    capture = cv2.VideoCapture(str(CLIP))
+    writer = cv2.VideoWriter(str(vga), cv2.VideoWriter_fourcc(*"MJPG"), 29.97, (640, 480))
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        writer.write(cv2.copyMakeBorder(frame, 60, 60, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
+    writer.release()
+    events, _ = watch(video_db, vga)
+    matches = [e for e in events if e["event"] == "match"]
+    assert [(e["identity"], e["live"], e["opens"]) for e in matches] == [("lin", True, True)]
+    assert 2.74 <= matches[0]["time"] < 3.04, matches[0]
 
 
 def approaching(clip, target, scales=(0.45,) * 6 + (0.6, 0.8)):
