@@ -64,13 +64,10 @@ class FolderLog(LogStore):
             except OSError as exc:
                 raise LogError(f"{path}: cannot read the access log ({exc.strerror or exc})") from None
         lines = [line for line in lines if line.startswith(b"{") and line.endswith(b"}")]  # no half-written line
-        for key, value in (("door", door), ("decision", decision)):
+        for keys, value in ((("door",), door), (("decision",), decision), (("identity", "claim"), name)):
             if value is not None:
-                needles = _needles(key, value)
+                needles = [needle for key in keys for needle in _needles(key, value)]
                 lines = [line for line in lines if any(needle in line for needle in needles)]
-        if name is not None:
-            needles = _needles("identity", name) + _needles("claim", name)
-            lines = [line for line in lines if any(needle in line for needle in needles)]
         if since is not None or until is not None:
             texts = tuple(None if moment is None else _utc_text(moment) for moment in (since, until))
             lines = [line for line in lines if _in_time(line, since, until, *texts)]

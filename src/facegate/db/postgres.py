@@ -53,7 +53,7 @@ class PostgresStore(Store):
                                      "NOT NULL ORDER BY id LIMIT 1", (name,)).fetchone()
             return bytes(row[0]) if row else None
 
-        return database._query(read)
+        return database._query(read, kept=True)  # the console asks for one picture per person it shows
 
     def search_index(self, location, kind=None):
         if kind is not None:
@@ -112,10 +112,12 @@ class PostgresDatabase(Database):
         self._rewrite = False  # rows were set wholesale: the commit writes them all
         self._connection = None  # the transaction's, while in one
 
-    def _query(self, read):
+    def _query(self, read, kept=False):
+        """read(connection): in the open transaction, else on a connection of its own (or the process's kept
+        reading connection when `kept`: for small reads asked often)."""
         if self._connection is not None:
             return read(self._connection)
-        with connected(self.path) as connection:
+        with (reading if kept else connected)(self.path) as connection:
             return read(connection)
 
     def _loaded(self):
