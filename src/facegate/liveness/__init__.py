@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from . import motion, texture
 
 ATTACK_BELOW = 0.2
-LIVE_FROM = 0.9
+LIVE_FROM = 0.85
 DENY_FRAMES = 2
 CONFIRM_FRAMES = 3
 FLAT_PAIRS = 2
