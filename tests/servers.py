@@ -196,3 +196,69 @@ class MjpegCamera(_Served):
 
     def stop(self):
         self.stopped.set()
+
+
+class ScriptedCamera:
+    """A camera that misbehaves on purpose, on a raw loopback socket: connection N (from 0) is answered by
+    `scripts[min(N, len(scripts) - 1)](connection)`, which writes whatever bytes it likes and returns (the
+    connection is then closed). `address` may be another loopback address (127.0.0.2). `context`, an
+    ssl.SSLContext, makes it an https camera. `requests` keeps each request's header block as text."""
+
+    def __init__(self, scripts, address="127.0.0.1", context=None, path="/stream"):
+        self.scripts, self.context, self.requests = list(scripts), context, []
+        self.listener = socket.create_server((address, 0))
+        self.listener.settimeout(0.2)
+        self.stopped = threading.Event()
+        self.url = f"{'https' if context else 'http'}://{address}:{self.listener.getsockname()[1]}{path}"
+
+    def __enter__(self):
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        self.listener.close()
+
+    def _accept(self):
+        number = 0
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            script = self.scripts[min(number, len(self.scripts) - 1)]
+            number += 1
+            threading.Thread(target=self._answer, args=(connection, script), daemon=True).start()
+
+    def _answer(self, connection, script):
+        try:
+            connection.settimeout(30)
+            if self.context is not None:
+                connection = self.context.wrap_socket(connection, server_side=True)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                piece = connection.recv(4096)
+                if not piece:
+                    return
+                request += piece
+            self.requests.append(request.decode("latin-1"))
+            script(connection)
+        except (OSError, ValueError):
+            pass  # the viewer went away, or refused the certificate
+        finally:
+            try:
+                connection.close()
+            except OSError:
+                pass
+
+
+MULTIPART_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\n"
+
+
+def multipart_part(jpeg, length=True, delimiter=b"--frame"):
+    """One part of an MJPEG stream: its delimiter line, headers (with Content-Length unless `length` is False),
+    the JPEG and its CRLF."""
+    size = b"Content-Length: %d\r\n" % len(jpeg) if length else b""
+    return delimiter + b"\r\nContent-Type: image/jpeg\r\n" + size + b"\r\n" + jpeg + b"\r\n"

@@ -38,11 +38,14 @@ from .common import EXIT_OK, PATH, emit, json_option, say, threshold_option, war
                    "discovery configs for each camera.")
 @click.option("--snapshots", type=PATH, default=None,
               help="Save the annotated frame of each event into this folder.")
+@click.option("--insecure-camera", "insecure_cameras", metavar="NAME", multiple=True,
+              help="Read this https camera (its name, or its host) even though its certificate does not verify "
+                   "(a camera's own self-signed one); any other camera with a bad certificate is refused.")
 @click.option("--liveness", type=click.Choice(["on", "off"]), default="on", show_default=True,
               help="Presentation-attack detection: a photo, a print or a screen never opens (off: identity only).")
 @click.pass_obj
 def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, as_json, on_match, hook_timeout,
-          cooldown, webhook, mqtt, snapshots, liveness):
+          cooldown, webhook, mqtt, snapshots, insecure_cameras, liveness):
     """Watch cameras (index 0, /dev/video0), video files or stream URLs; announce each visit once.
 
     Each face is followed from frame to frame; its best frames decide once: match (the door opens, when it is
@@ -57,6 +60,7 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
     from ..accesslog import default_door
     from ..matching import LiveGallery
     from ..watch.cameras import CameraSpec, from_arguments, from_file, with_doors
+    from ..watch.credentials import shown_source
     from ..watch.events import Cooldown, Dispatcher
     from ..watch.heartbeat import Heartbeat
     from ..watch.sinks import sinks_for
@@ -71,8 +75,10 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
     if config is None and not sources:
         raise FacegateError("watch: no source: give SOURCE (NAME=SOURCE for each of several) or --config FILE")
     cameras = from_file(config, base) if config is not None else from_arguments(sources, base)
-    labels = [f"{camera.name} ({camera.source})" if camera.name else camera.source for camera in cameras]
+    labels = [f"{camera.name} ({shown_source(camera.source)})" if camera.name else shown_source(camera.source)
+              for camera in cameras]
     cameras = with_doors(cameras, settings.door, default_door())
+    insecure = _insecure(cameras, insecure_cameras)
 
     database = settings.database()
     resolve_threshold(threshold, database)
@@ -95,7 +101,8 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
                        for camera in cameras]
         with contextlib.ExitStack() as opened:
             frames = [opened.enter_context(VideoSource(camera.source, fps=camera.fps, realtime=camera.realtime,
-                                                       warn=warn, must_open=len(cameras) == 1))
+                                                       warn=warn, must_open=len(cameras) == 1,
+                                                       insecure=camera.name in insecure))
                       for camera in cameras]
             model = settings.model(database)
             live = LiveGallery(database.path, model.name, threshold)
@@ -116,6 +123,21 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
     for label, watcher in zip(labels, watchers):
         warn(watcher.summary.line(label))
     return EXIT_OK
+
+
+def _insecure(cameras, names):
+    """The names of the cameras --insecure-camera names (by name, or by the host of their URL); a name that is no
+    camera's is refused in one line."""
+    import urllib.parse
+
+    chosen = set()
+    for name in names:
+        found = [camera.name for camera in cameras
+                 if name in (camera.name, urllib.parse.urlsplit(str(camera.source)).hostname)]
+        if not found:
+            raise FacegateError(f"--insecure-camera {name}: no camera of this watch has that name or host")
+        chosen.update(found)
+    return chosen
 
 
 def _event_line(record):

@@ -4,7 +4,8 @@
 A live source (camera, device, stream URL, or a file read with `realtime`) is read by a thread of its own that
 keeps only the newest frame: the consumer always works on the present, stale frames are dropped, no queue grows.
 A file is otherwise read at the consumer's pace, every frame (or `fps` of them per second of video). A live
-source that stops delivering is reopened with growing pauses; a file ends at its end."""
+source that stops delivering, or fails in any way, is reopened with growing pauses; a file ends at its end.
+The source is named everywhere (warnings, errors) without its credentials (credentials.shown_source)."""
 import os
 import threading
 import time
@@ -14,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FacegateError
-from .mjpeg import MjpegCapture, NotMjpeg
+from .credentials import shown_source
+from .mjpeg import CertificateError, MjpegCapture, NotMjpeg
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")      # OpenCV's and FFmpeg's own chatter stays off the terminal;
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # problems reach the user as facegate's one-line messages
@@ -60,11 +62,14 @@ def describe(source):
 class VideoSource:
     """Frames of one source (see the module docstring); iterate it once, close it after (or use `with`)."""
 
-    def __init__(self, source, fps=None, realtime=False, warn=None, reopen_pauses=REOPEN_PAUSES, must_open=True):
+    def __init__(self, source, fps=None, realtime=False, warn=None, reopen_pauses=REOPEN_PAUSES, must_open=True,
+                 insecure=False):
         """`must_open` False: a live source that does not open now is said once and opened in the background
-        (one camera of several, still booting, must not keep the others from watching)."""
-        self.name = str(source)
+        (one camera of several, still booting, must not keep the others from watching). `insecure`: an https
+        camera's certificate is not checked (watch --insecure-camera)."""
+        self.name = shown_source(source)
         self.target, self.live = describe(source)
+        self.insecure = insecure
         self.fps = fps
         self.realtime = realtime and not self.live
         self.warn = warn or (lambda message: None)
@@ -80,7 +85,6 @@ class VideoSource:
         decoding them into pictures. A file read at the consumer's pace ignores it (every frame is processed)."""
         self._closed = threading.Event()
         self._reader = self._slot = self._files = self._handed_at = None
-        self._skipped = 0
         self._release_lock = threading.Lock()
         self._capture = self._open(first=must_open or not self.live)
         if self._capture is None:
@@ -88,11 +92,6 @@ class VideoSource:
         self.native_fps = self._capture.get(_cv2().CAP_PROP_FPS) if self._capture is not None else 0.0
         if not 1 <= self.native_fps <= 240:
             self.native_fps = 25.0  # files and streams that do not say: their frame times are counted at 25/s
-
-    @property
-    def dropped(self):
-        """Frames a live source delivered that were not used: replaced by a newer one, or not due (not decoded)."""
-        return self._skipped + (self._slot.replaced if self._slot is not None else 0)
 
     def __enter__(self):
         return self
@@ -185,7 +184,11 @@ class VideoSource:
             raise SourceError(self.name, "no such file" if not Path(self.target).exists() else "not a file")
         if isinstance(self.target, str) and self.target.lower().startswith(("http://", "https://")):
             try:
-                return MjpegCapture(self.target, timeout=STALL_SECONDS)  # frames decoded only when wanted
+                return MjpegCapture(self.target, STALL_SECONDS, self.insecure)  # frames decoded only when wanted
+            except CertificateError as exc:  # never handed to FFmpeg, which would not check it
+                if first:
+                    raise SourceError(self.name, str(exc)) from None
+                return None
             except OSError:
                 if first:
                     raise SourceError(self.name, "cannot open the camera") from None
@@ -250,10 +253,8 @@ class VideoSource:
                 moment = index / self.native_fps if self.realtime else time.monotonic() - started
                 index += 1
                 if self._due_in() > 1.5 / self.native_fps:
-                    self._skipped += 1  # the consumer will not want it (a newer one comes before it is due)
-                    continue
-                ok, pixels = self._capture.retrieve()
-                image = _rgb(pixels) if ok else None
+                    continue  # the consumer will not want it (a newer one comes before it is due)
+                image = self._retrieved()
                 if image is not None:
                     slot.put(Frame(image, moment, index - 1))
         finally:
@@ -261,10 +262,30 @@ class VideoSource:
             if self._closed.is_set():
                 self._release()
 
+    def _retrieved(self):
+        """The grabbed frame as RGB, or None when it is not a picture (a live source's failure is its frame's)."""
+        try:
+            ok, pixels = self._capture.retrieve()
+            return _rgb(pixels) if ok else None
+        except Exception:  # noqa: BLE001 - whatever a camera sends, it costs one frame, never the watch
+            if not self.live:
+                raise
+            return None
+
+    def _grabbed(self):
+        """Whether the next frame was grabbed; any error of a live source (a camera rebooting mid-frame, an
+        answer that is not HTTP) counts as a lost frame, to be reopened, never as the end of the watch."""
+        try:
+            return self._capture is not None and self._capture.grab()
+        except Exception:  # noqa: BLE001
+            if not self.live:
+                raise
+            return False
+
     def _grab_or_reopen(self):
         """Whether the next frame was grabbed (to be retrieved, or not); a lost live source is reopened, with
         pauses, until closed."""
-        if self._capture is not None and self._capture.grab():
+        if self._grabbed():
             return True
         if not self.live:
             return False
@@ -277,8 +298,11 @@ class VideoSource:
             attempt += 1
             if self._capture is not None:
                 self._capture.release()
-            self._capture = self._open()
-            if self._capture is not None and self._capture.grab():
+            try:
+                self._capture = self._open()
+            except Exception:  # noqa: BLE001 - a camera answering garbage is one that is not back yet
+                self._capture = None
+            if self._grabbed():
                 self.reopened += 1
                 self.warn(f"{self.name}: source reopened")
                 return True
@@ -286,17 +310,16 @@ class VideoSource:
 
 
 class _NewestFrame:
-    """A one-frame mailbox: put replaces what is there (counted in `replaced`), take_nowait empties it; `wake`, if
+    """A one-frame mailbox: put replaces what is there, take_nowait empties it; `wake`, if
     given, is set at each put and at the end."""
 
     def __init__(self, wake=None):
         self._lock = threading.Lock()
-        self._frame, self._finished, self.replaced = None, False, 0
+        self._frame, self._finished = None, False
         self._wake = wake
 
     def put(self, frame):
         with self._lock:
-            self.replaced += self._frame is not None
             self._frame = frame
         if self._wake is not None:
             self._wake.set()
