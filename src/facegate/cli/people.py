@@ -76,8 +76,8 @@ def _enroll_from_video(settings, database, name, source, seconds, count):
         model = settings.model(database)
         chosen = video_frames_for_enrollment(frames, model, seconds, count)
     if not chosen:
-        raise FacegateError(f"{source}: no frame in {seconds:g} s showed exactly one clear face; nothing enrolled")
-    sources = [f"{os.path.basename(str(source))}@{when:.2f}s" for _, _, _, when, _ in chosen]
+        raise FacegateError(f"{frames.name}: no frame in {seconds:g} s showed exactly one clear face; nothing enrolled")
+    sources = [f"{os.path.basename(frames.name)}@{when:.2f}s" for _, _, _, when, _ in chosen]
     for label, (_, score, box, _, _) in zip(sources, chosen):
         say(f"{name}: enrolled frame {label} (face {box[2]}x{box[3]} px, quality {score:.2f})")
     total = add_person(database.path, name, [embedding for embedding, *_ in chosen], sources, model.name,

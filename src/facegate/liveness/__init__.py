@@ -15,6 +15,8 @@ A still (verify --liveness) has one frame and no motion: live when its probabili
 attack (a door never opens on doubt); a face under MIN_TEXTURE_SIDE cannot be judged (live None: refused too)."""
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import motion, texture
 
 ATTACK_BELOW = 0.2
@@ -38,8 +40,13 @@ class Verdict:
 
 
 def live_probability(image, face):
-    """The texture cue's probability that one detected face (with landmarks) in an RGB array is live."""
-    return float(texture.shipped().live_probability(texture.features(texture.crops(image, face.keypoints)))[0])
+    """The texture cue's probability that one detected face (with landmarks) in an RGB array is live; None when
+    its landmarks cannot be aligned (degenerate: the face cannot be judged, which never counts as live)."""
+    try:
+        face_crops = texture.crops(image, face.keypoints)
+    except (ValueError, KeyError, np.linalg.LinAlgError):
+        return None
+    return float(texture.shipped().live_probability(texture.features(face_crops))[0])
 
 
 def judgeable(face):
@@ -53,6 +60,8 @@ def judge_still(image, face):
     if not judgeable(face):
         return Verdict(None, ("too-small",)), None
     probability = live_probability(image, face)
+    if probability is None:
+        return Verdict(None, ("unjudgeable",)), None
     live = probability >= STILL_LIVE_FROM
     return Verdict(live, ("texture-live",) if live else ("texture-attack",)), probability
 
@@ -69,9 +78,9 @@ class Evidence:
     def add(self, image, face, time, grey=None):
         """One frame of the visit's face; `grey` (the frame in grey, shared by its faces) enables the motion cue."""
         due = self._judged_at is None or time - self._judged_at >= TEXTURE_INTERVAL
-        if due and judgeable(face):
+        probability = live_probability(image, face) if due and judgeable(face) else None
+        if probability is not None:  # (None: not due, too small, or landmarks that cannot be aligned)
             self._judged_at = time
-            probability = live_probability(image, face)
             self.attack_run = self.attack_run + 1 if probability < ATTACK_BELOW else 0
             self.attack_seen = self.attack_seen or self.attack_run >= DENY_FRAMES
             self.live_frames += probability >= LIVE_FROM

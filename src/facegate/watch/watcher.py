@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..faces.annotate import label_for, save_annotated
-from ..errors import DatabaseError, FacegateError, UnknownIdentityError
+from ..errors import DatabaseError, FacegateError, UnknownIdentityError, printable
+from .credentials import shown_source
 from .events import event_record
 from ..faces.quality import measure
 from ..liveness import Evidence
@@ -23,7 +24,7 @@ GLANCE_SIDE = 40
 that small that never moved is found by the motion it makes."""
 IDLE_SECONDS = 0.2
 """While a live camera shows nothing worth a look, at most one of its frames this often is looked at (5 a second:
-a still 30 frames/s camera costs 4.9% of a core, 8.0% at 10 a second; someone stepping in is seen 0.1 s later at
+a still 30 frames/s camera costs 4.9% of a core, 8.0% at 10 a second; someone stepping in is seen 0.2 s later at
 worst, then every frame is looked at)."""
 
 
@@ -38,13 +39,16 @@ class Summary:
     events: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     liveness: bool = True
+    failed: int = 0
+    """Frames whose processing failed (said on stderr, the camera's alone: the others go on)."""
 
     def line(self, camera):
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.events.items())) or "no events"
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
         warning = "" if self.liveness else "; liveness was off: a photo or a screen could open the door"
         idle = f" ({self.undetected} without motion, not detected)" if self.undetected else ""
-        return (f"watched {camera}: {self.frames} frame(s){idle} in {self.seconds:.1f} s ({rate:.1f}/s), "
+        failed = f", {self.failed} failed" if self.failed else ""
+        return (f"watched {camera}: {self.frames} frame(s){idle}{failed} in {self.seconds:.1f} s ({rate:.1f}/s), "
                 f"{self.tracks} face track(s), {counts}{warning}")
 
 
@@ -57,9 +61,9 @@ class Watcher:
 
     def __init__(self, model, live, source_name, emit, warn, claim=None, opens=None, snapshots=None,
                  liveness=True, min_face=MIN_EVIDENCE_SIDE, camera=None, heartbeat=None):
-        self.model, self.live, self.source_name = model, live, source_name
+        self.model, self.live, self.source_name = model, live, shown_source(source_name)
         self.heartbeat = heartbeat
-        self.camera = camera or source_name
+        self.camera = camera or self.source_name
         self.liveness, self.min_face = liveness, min_face
         self.emit, self.warn, self.claim = emit, warn, claim
         self.opens = opens or (lambda identity, time: True)
@@ -69,6 +73,21 @@ class Watcher:
         self.summary = Summary(liveness=liveness)
         self._claim_missing = self._database_failing = False
         self._threshold = None
+        self._failures_said = set()
+
+    def process_safely(self, frame):
+        """process(frame), a failure of which is this camera's alone: counted, said once per kind of failure
+        (and in the camera's heartbeat), and the frame skipped; the door stays shut on it."""
+        try:
+            self.process(frame)
+        except Exception as exc:  # noqa: BLE001 - one camera's bad frame must not stop every camera
+            self.summary.failed += 1
+            reason = printable(f"{type(exc).__name__}: {exc}")
+            if reason not in self._failures_said:
+                self._failures_said.add(reason)
+                self.warn(f"{self.camera}: a frame could not be processed ({reason}); the frame is skipped")
+                if self.heartbeat is not None:
+                    self.heartbeat.failed(reason)
 
     def process(self, frame):
         """Detect (when the motion gate says the frame is worth it), follow, embed the undecided faces, decide;
@@ -81,7 +100,7 @@ class Watcher:
         if reason is None:
             self.summary.undetected += 1
             return
-        if reason == "heartbeat" and not self._glance(frame.image):
+        if reason == "glance" and not self._glance(frame.image):
             return
         gallery, threshold = self._gallery()
         # the enlarged second pass (small, uncertain faces) only keeps a followed face from being lost (without it a
@@ -210,11 +229,6 @@ def _file_name(text):
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
 
 
-def run(source, watcher):
-    """Feed every frame of `source` to `watcher` until the source ends (or Ctrl-C); the Summary."""
-    return run_cameras([(source, watcher)])[0]
-
-
 def run_cameras(cameras):
     """Watch several cameras, [(VideoSource, Watcher)], with one model: in rounds, each camera's frame due now
     (its newest, for a live one) to its watcher, cameras with an undecided visit first and the others in turn,
@@ -234,7 +248,7 @@ def run_cameras(cameras):
                 source.idle_interval = IDLE_SECONDS if watcher.idle else None
                 frame = source.poll()
                 if frame is not None:
-                    watcher.process(frame)
+                    watcher.process_safely(frame)
                     processed = True
                 elif source.ended:
                     watching.remove((source, watcher))
