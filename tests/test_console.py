@@ -186,9 +186,10 @@ def test_behind_a_tls_proxy_the_session_cookie_is_secure(tmp_path):
     """The reverse proxy terminating TLS (serve --trusted-proxy) says so with X-Forwarded-Proto: https, and the
     cookie is then Secure too; from anyone else the header is not believed."""
     (tmp_path / "admin").write_text(ADMIN_TOKEN + "\n")
+    (tmp_path / "token").write_text(VERIFY_TOKEN + "\n")  # behind a proxy the network reaches it: tokens only
     assert run_facegate("--db", tmp_path / "db", "enroll", "younes", IMAGES / "younes.jpg").returncode == 0
-    proxied, process = start_service(tmp_path / "db", "--admin-token-file", tmp_path / "admin",
-                                     "--trusted-proxy", "127.0.0.1")
+    proxied, process = start_service(tmp_path / "db", "--admin-token-file", tmp_path / "admin", "--token-file",
+                                     tmp_path / "token", "--trusted-proxy", "127.0.0.1", token=VERIFY_TOKEN)
     direct, other = start_service(tmp_path / "db", "--admin-token-file", tmp_path / "admin")
 
     class Keep(urllib.request.HTTPRedirectHandler):
@@ -208,7 +209,7 @@ def test_behind_a_tls_proxy_the_session_cookie_is_secure(tmp_path):
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and ("; Secure" in cookie) is secure, \
                 (base, proto, cookie)
     finally:
-        stop_service(process, ADMIN_TOKEN)
+        stop_service(process, ADMIN_TOKEN, VERIFY_TOKEN)
         stop_service(other, ADMIN_TOKEN)
 
 

@@ -362,3 +362,79 @@ def test_a_lockout_ends_after_its_time_and_old_failures_are_forgotten():
     assert throttle.refusal(client) == 0
     throttle.failed(("name", "n5"), client)  # the eighth
     assert throttle.refusal(client) == 30
+
+
+def test_what_a_throttle_keeps_stays_bounded_by_the_last_window():
+    """A flood of failures from ever new clients is forgotten once their window and lockouts are over: the maps
+    were never emptied (every client ever seen stayed in memory)."""
+    from facegate.service.auth import Throttle
+
+    now = [0.0]
+    throttle = Throttle(failures=2, window=60, lockout=30, clock=lambda: now[0])
+    for number in range(10_000):
+        throttle.failed(("client", f"10.0.{number // 256}.{number % 256}"))
+        throttle.failed(("login", f"10.0.{number // 256}.{number % 256}"), ("login", "10.9.9.9"))
+    assert throttle.kept() == 20_001
+    now[0] += 61
+    throttle.failed(("client", "10.1.0.1"))
+    assert throttle.kept() == 1
+
+
+def test_behind_a_proxy_serve_needs_a_token_and_never_opens_the_console_without_the_admin_token(tmp_path):
+    """`serve --trusted-proxy` without a token started, and a request through the proxy from anywhere on the LAN
+    got the console's people (200), could enroll and remove. Now it refuses to start, in one line, before the
+    model loads; with only a verify token the console does not exist (404) through the proxy."""
+    result = run_facegate("--db", tmp_path / "db", "serve", "--trusted-proxy", "127.0.0.1")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "--trusted-proxy 127.0.0.1: the network reaches serve through the proxy: give a token" in result.stderr
+    assert not (tmp_path / "db").exists()
+    (tmp_path / "token").write_text(VERIFY_TOKEN + "\n")
+    assert run_facegate("--db", tmp_path / "db", "enroll", "younes", IMAGES / "younes.jpg").returncode == 0
+    base, process = start_service(tmp_path / "db", "--token-file", tmp_path / "token", "--trusted-proxy",
+                                  "127.0.0.1", token=VERIFY_TOKEN)
+    try:
+        for path in ("/console/people", "/"):
+            request = urllib.request.Request(base + path, headers={"X-Forwarded-For": "10.0.0.66"})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=30)
+            assert refused.value.code == 404, path
+    finally:
+        stop_service(process, VERIFY_TOKEN)
+
+
+def test_without_a_token_only_loopback_names_are_answered_and_no_proxy_is_believed(service):
+    """A service open to the local user answered any Host: a DNS-rebinding page (its own name resolving to
+    127.0.0.1) could read the console and enroll. Now another Host is refused (400) on every path; a request
+    carrying X-Forwarded-For when no proxy is trusted is refused too (behind such a proxy every client is one
+    client, and one of them could lock everyone out of the login)."""
+    base, _ = service
+    port = base.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "127.0.0.1"):
+        request = urllib.request.Request(base + "/health", headers={"Host": host})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200, host
+    for path, data in (("/console/people", None), ("/health", None), ("/console/people/remove", b"name=kian")):
+        for headers in ({"Host": f"rebind.example:{port}"}, {"X-Forwarded-For": "10.0.0.66"}):
+            request = urllib.request.Request(base + path, data=data, headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=30)
+            assert refused.value.code == 400, (path, headers)
+            message = json.loads(refused.value.read())["error"]
+            assert ("loopback names only" if "Host" in headers else "--trusted-proxy") in message
+    assert call(base + "/health")[1]["people"] >= 1
+
+
+def test_head_requests_never_take_a_live_views_place(service):
+    """HEAD /console/events took one of the two live-view places and never gave it back (the place was given
+    back by the body, which a HEAD never sends): two HEADs, and the live log was 503 until a restart."""
+    base, _ = service
+    for _ in range(4):
+        request = urllib.request.Request(base + "/console/events", method="HEAD")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200 and answer.headers["Content-Type"].startswith("text/event-stream")
+    views = []
+    for _ in range(2):
+        views.append(urllib.request.urlopen(base + "/console/events", timeout=30))
+        assert views[-1].readline() == b"retry: 1000\n"
+    for view in views:
+        view.close()

@@ -86,7 +86,7 @@ def serve(settings, host, port, max_bytes, token_file, admin_token_file, max_fai
     from ..service.app import serve as run_service
 
     tokens = Tokens(read_token(token_file, "FACEGATE_TOKEN"), read_token(admin_token_file, "FACEGATE_ADMIN_TOKEN"))
-    check_exposure(host, tokens)  # before the model loads
+    check_exposure(host, tokens, trusted_proxy)  # before the model loads
     database = settings.database()
     resolve_threshold(threshold, database)
     model = settings.model(database)

@@ -36,7 +36,7 @@ from ..db import check_name, transaction
 from ..enrollment import add_person, enroll_photos
 from ..errors import DatabaseError, FacegateError
 from ..files import private_files
-from ..service.auth import token_matches
+from ..service.auth import bearer_of, token_matches
 from ..watch.heartbeat import SILENT_AFTER
 from .visitors import Visitors
 
@@ -111,8 +111,7 @@ def console_blueprint(state, tokens, throttle=None):
         if tokens.admin is None:  # no token at all: loopback only, the local user (as the API)
             g.admin, g.csrf = True, open_csrf
             return None
-        bearer = request.headers.get("Authorization", "")
-        if bearer[:7].lower() == "bearer " and token_matches(bearer[7:].strip(), tokens.admin):
+        if token_matches(bearer_of(request.headers.get("Authorization", "")), tokens.admin):
             g.admin, g.csrf = True, None  # a script: no cookie, so no cross-site request can ride on it
             return None
         csrf = sessions.csrf_of(request.cookies.get(SESSION_COOKIE))
@@ -158,13 +157,13 @@ def console_blueprint(state, tokens, throttle=None):
         if tokens.admin is None:
             return redirect(url_for("console.access_log"))
         keys = (("login", request.remote_addr),)  # locked out after --max-failures wrong tokens
-        wait = throttle.refusal(*keys) if throttle else 0
+        wait = throttle.refusal(*keys) if throttle is not None else 0
         if wait > 0:
             return _page("login.html", status=429, message=f"too many wrong tokens from here; try again in "
                                                            f"{wait:.0f} s")
         presented = request.form.get("token", "").strip()
         if not token_matches(presented, tokens.admin):
-            if throttle:
+            if throttle is not None:
                 throttle.failed(*keys)
             if token_matches(presented, tokens.verify):
                 return _page("login.html", status=403, message="this token verifies faces; it cannot open the console")
@@ -305,27 +304,36 @@ def console_blueprint(state, tokens, throttle=None):
 
     @console.get("/console/events")
     def events():
+        """The live log. A place among the LIVE_VIEWS is taken only for a body that is being sent, and given back
+        when the server closes the response, whether or not its body was ever read (a HEAD's never is)."""
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        if request.method == "HEAD":
+            return Response(mimetype="text/event-stream", headers=headers)
         store = log_of(state.live.db_path)
         if not live_views.acquire(blocking=False):
             return Response(f"at most {LIVE_VIEWS} live views at once: the doors' decisions come first\n",
                             status=503, mimetype="text/plain")
+        released = threading.Event()
 
-        def stream():
-            try:
-                cursor = store.end()
-                yield "retry: 1000\n\n"
-                ends = time.monotonic() + EVENT_STREAM_SECONDS
-                while time.monotonic() < ends:
-                    time.sleep(EVENT_POLL_SECONDS)
-                    records, cursor = store.after(cursor)
-                    for record in records:
-                        yield f"data: {json.dumps(_shown(store, record))}\n\n"
-                    yield ": alive\n\n"
-            finally:
+        def release():
+            if not released.is_set():
+                released.set()
                 live_views.release()
 
-        return Response(stream_with_context(stream()), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        def stream():
+            cursor = store.end()
+            yield "retry: 1000\n\n"
+            ends = time.monotonic() + EVENT_STREAM_SECONDS
+            while time.monotonic() < ends:
+                time.sleep(EVENT_POLL_SECONDS)
+                records, cursor = store.after(cursor)
+                for record in records:
+                    yield f"data: {json.dumps(_shown(store, record))}\n\n"
+                yield ": alive\n\n"
+
+        response = Response(stream_with_context(stream()), mimetype="text/event-stream", headers=headers)
+        response.call_on_close(release)
+        return response
 
     return console
 

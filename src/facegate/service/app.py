@@ -37,7 +37,7 @@ from ..files import private_files
 from ..matching import LiveGallery
 from ..records import image_record, verify_record
 from ..console import console_blueprint, is_console_path
-from .auth import Tokens, check_exposure, refusal_of
+from .auth import Tokens, check_exposure, refusal_of, refusal_of_forwarding, refusal_of_host
 
 DEFAULT_PORT = 8080
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -61,12 +61,14 @@ class WarmState:
             self.access_log.record(command, "throttled", caller=request.remote_addr, **fields)
 
 
-def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), throttle=None):
-    """The Flask app of the API over `state` (a WarmState): who may call is auth.py's, what is answered here."""
+def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), throttle=None, trusted_proxy=None,
+               host="127.0.0.1"):
+    """The Flask app of the API over `state` (a WarmState), served on `host`: who may call is auth.py's, what is
+    answered here."""
     app = Flask("facegate")
     app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
 
-    _authorise_requests(app, tokens)
+    _authorise_requests(app, tokens, trusted_proxy, host)
     _answer_errors(app, max_upload_bytes)
     _route_decisions(app, state, throttle)
     _route_administration(app, state)
@@ -79,9 +81,14 @@ def failure(status, message):
     return jsonify({"error": message}), status
 
 
-def _authorise_requests(app, tokens):
+def _authorise_requests(app, tokens, trusted_proxy, host):
     @app.before_request
     def authorise():
+        refused = refusal_of_forwarding(request.headers, trusted_proxy)
+        if refused is None and tokens.verify is None:  # open to the local user: to loopback names only
+            refused = refusal_of_host(request.host, host)
+        if refused is not None:
+            return failure(400, refused)
         if is_console_path(request.path):
             return None  # the console checks its callers itself (a session cookie or the admin token)
         refusal = refusal_of(tokens, request.path, request.headers.get("Authorization", ""))
@@ -141,7 +148,7 @@ def _route_decisions(app, state, throttle):
         _, gallery, limit = state.current()
         gallery.embeddings_of(name)  # unknown names are refused before the upload is stored
         keys = (("name", name), ("client", request.remote_addr))
-        wait = throttle.refusal(*keys) if throttle else 0
+        wait = throttle.refusal(*keys) if throttle is not None else 0
         if wait > 0:
             state.log_refusal("verify", claim=name, threshold=limit)
             response, status = failure(429, f"too many failed attempts for {name!r} or from this client; "
@@ -152,7 +159,7 @@ def _route_decisions(app, state, throttle):
             distance, door_open, face_count, _, live = verify_picture(path, name, gallery, state.model, limit,
                                                                       state.access_log, single, liveness,
                                                                       caller=request.remote_addr)
-        if throttle:
+        if throttle is not None:
             throttle.succeeded(keys[0]) if door_open else throttle.failed(*keys)
         return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count, live, liveness))
 
@@ -269,10 +276,13 @@ def serve(state, host, port, max_upload_bytes=MAX_UPLOAD_BYTES, threads=4, token
     X-Forwarded-For and X-Forwarded-Proto are believed (waitress drops them from anyone else)."""
     import waitress
 
-    check_exposure(host, tokens)
+    check_exposure(host, tokens, trusted_proxy)
+    # Without a trusted proxy waitress would drop the forwarding headers unseen: they are kept so that the app
+    # refuses such a request (refusal_of_forwarding) instead of taking every client of a proxy for one.
     proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
-             "trusted_proxy_count": 1} if trusted_proxy else {}
-    waitress.serve(create_app(state, max_upload_bytes, tokens, throttle), host=host, port=port, threads=threads,
+             "trusted_proxy_count": 1} if trusted_proxy else {"clear_untrusted_proxy_headers": False}
+    waitress.serve(create_app(state, max_upload_bytes, tokens, throttle, trusted_proxy, host), host=host, port=port,
+                   threads=threads,
                    **proxy,
                    # Flask answers 413 in JSON first; waitress's cap (with room for multipart framing) guards
                    # bodies sent without a length.

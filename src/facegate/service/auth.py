@@ -34,15 +34,44 @@ def read_token(path, variable):
     return token
 
 
-def check_exposure(host, tokens):
-    """A service listening beyond loopback must ask who is calling: refuse to start there without a token."""
+def is_loopback(host):
+    """Whether `host` (an address or a name, without a port) is this machine's loopback."""
+    host = host.strip("[]").lower()
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loopback = False
-    if not loopback and tokens.verify is None:
+        return False
+
+
+def check_exposure(host, tokens, trusted_proxy=None):
+    """A service the network can reach must ask who is calling: refuse to start without a token when it listens
+    beyond loopback, or behind a proxy (--trusted-proxy: the network reaches it through the proxy)."""
+    if tokens.verify is not None:
+        return
+    if not is_loopback(host):
         raise FacegateError(f"--host {host} is reachable from the network: give a token "
                             "(--token-file FILE or FACEGATE_TOKEN), or listen on 127.0.0.1")
+    if trusted_proxy is not None:
+        raise FacegateError(f"--trusted-proxy {trusted_proxy}: the network reaches serve through the proxy: give a "
+                            "token (--token-file FILE or FACEGATE_TOKEN), and --admin-token-file for the console")
+
+
+def refusal_of_host(host_header, served_host):
+    """A message refusing a request whose Host is not a name this loopback service answers to (a DNS-rebinding
+    page names its own), or None. Only for a service without a verify token: one open to the local user."""
+    host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
+    if is_loopback(host) or host.strip("[]").lower() == served_host.lower():
+        return None
+    return f"Host {host_header!r} is not this service's: without a token it answers to loopback names only"
+
+
+def refusal_of_forwarding(headers, trusted_proxy):
+    """A message refusing a request that carries a proxy's forwarding headers when no proxy is trusted (then all
+    of its clients would be one client: one of them could lock out every other), or None."""
+    if trusted_proxy is None and ("X-Forwarded-For" in headers or "Forwarded" in headers):
+        return ("a proxy's X-Forwarded-For from an untrusted address: name the proxy with serve --trusted-proxy "
+                "ADDRESS")
+    return None
 
 
 class Throttle:
@@ -58,6 +87,21 @@ class Throttle:
         self.clock = clock or time.monotonic
         self._lock = threading.Lock()
         self._failed, self._until = {}, {}
+        self._swept = self.clock()
+
+    def kept(self):
+        """How many names and clients it keeps anything of (failures within the window, or a lockout)."""
+        with self._lock:
+            return len(self._failed.keys() | self._until.keys())
+
+    def _sweep(self, now):
+        """Forget the failures older than the window and the lockouts that ended: once per window at most, so
+        that what is kept stays bounded by the names and clients of the last window."""
+        if now - self._swept < self.window:
+            return
+        self._swept = now
+        self._failed = {key: times for key, times in self._failed.items() if times and now - times[-1] < self.window}
+        self._until = {key: until for key, until in self._until.items() if until > now}
 
     def refusal(self, *keys):
         """Seconds left of the longest lockout among `keys` (0 when none is locked)."""
@@ -68,6 +112,7 @@ class Throttle:
     def failed(self, *keys):
         now = self.clock()
         with self._lock:
+            self._sweep(now)
             for key in keys:
                 recent = [t for t in self._failed.get(key, []) if now - t < self.window] + [now]
                 self._failed[key] = recent
@@ -83,6 +128,11 @@ def token_matches(presented, token):
     return token is not None and presented is not None and hmac.compare_digest(presented.encode(), token.encode())
 
 
+def bearer_of(authorization):
+    """The token of an `Authorization: Bearer TOKEN` header, or None."""
+    return authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+
+
 ADMIN_PATHS = ("/people", "/log")
 
 
@@ -90,7 +140,7 @@ def refusal_of(tokens, path, authorization):
     """(status, message) refusing a request for `path` with this Authorization header, or None to let it through.
     The /people and /log endpoints need the admin token (they do not exist without one); every other endpoint
     needs the verify token (or the admin token) when one is set."""
-    presented = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+    presented = bearer_of(authorization)
     if path in ADMIN_PATHS or path.startswith("/people/"):
         if tokens.admin is None:
             return 404, "administration is off: start serve with --admin-token-file"
