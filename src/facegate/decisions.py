@@ -19,10 +19,11 @@ def verify_picture(path, name, gallery, model, threshold, access_log=None, requi
     `verify` (LogError under --require-log before the answer is given). With `liveness`, the face is judged by
     the single-frame cue (liveness.judge_still): only a face judged live opens; one judged an attack is logged
     as `spoof`, one too small to judge (live None) as `no-match`. live is None when not judged. `extra` goes into the record (e.g. the caller)."""
-    distance, door_open, face_count, face = verify_main_face(path, name, gallery, model, threshold,
-                                                             require_single_face)
     wants_crop = access_log is not None and access_log.faces
-    pixels = _pixels_of(path) if liveness or wants_crop else None  # read once for both
+    gallery.embeddings_of(name)  # an unknown name is refused before the picture is decoded
+    pixels = _pixels_of(path)  # decoded once, for the face, its liveness and its crop
+    distance, door_open, face_count, face = verify_main_face(path, name, gallery, model, threshold,
+                                                             require_single_face, pixels)
     live, judged = None, {}
     if liveness:
         from .liveness import judge_still

@@ -93,17 +93,18 @@ def verify_encoding(encoding, identity, gallery, threshold):
     return distance, bool(distance < check_threshold(threshold))  # NaN is never below
 
 
-def verify_main_face(image_path, identity, gallery, model, threshold, require_single_face=False):
+def verify_main_face(image_path, identity, gallery, model, threshold, require_single_face=False, pixels=None):
     """(dist, door_open, face_count, face): the image's main face against exactly `identity`.
 
     The main face is the largest, or the most central of faces about as large (faces.pipeline.main_face_first). An
     unknown name is refused before the image is looked at; with `require_single_face`, an image showing
-    several faces raises MultipleFacesError instead of deciding on the main one."""
+    several faces raises MultipleFacesError instead of deciding on the main one. `pixels`: the image already
+    decoded (faces.imaging.load_image)."""
     from .faces.pipeline import main_face
 
     gallery.check_model(model)
     gallery.embeddings_of(identity)
-    face, face_count = main_face(image_path, model, require_single=require_single_face)
+    face, face_count = main_face(image_path, model, require_single=require_single_face, pixels=pixels)
     return (*verify_encoding(face.embedding, identity, gallery, threshold), face_count, face)
 
 

@@ -7,14 +7,13 @@ export, import and the database's own commits never touch it; `remove NAME` keep
 import hashlib
 import os
 import socket
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..db import database_location
 from . import folder, table  # noqa: F401 - each registers its LogStore
-from .base import LOGS, LogError, LogStore
+from .base import LOGS, LogError, LogStore, daily_stats
 from .folder import log_folder
 
 DECISIONS = ("match", "no-match", "unknown", "ambiguous", "spoof", "throttled")
@@ -72,16 +71,6 @@ def read_log(db_path, since=None, name=None, door=None, decision=None):
     """The log's records, oldest first, filtered: since (an aware datetime), name (claimed or identified), door,
     decision. A damaged line of a folder's log (a crash mid-write) is skipped."""
     return log_of(db_path).read(since, name, door, decision)
-
-
-def daily_stats(entries):
-    """{(day, person): Counter(opened=..., refused=...)}: per person (identified, or claimed) and UTC day."""
-    stats = {}
-    for entry in entries:
-        person = entry.get("identity") or entry.get("claim") or "(unknown)"
-        key = (entry["time"][:10], person)
-        stats.setdefault(key, Counter())["opened" if entry.get("decision") == "match" else "refused"] += 1
-    return dict(sorted(stats.items()))
 
 
 def parse_age(text):

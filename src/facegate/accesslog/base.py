@@ -1,10 +1,21 @@
 """The access log's interface: each kind of database keeps its log in a LogStore of the same kind."""
+from collections import Counter
 from datetime import datetime
 
 from ..errors import FacegateError
 
 LOGS = {}
 """{location kind: its LogStore class}: filled by folder.py and table.py."""
+
+
+def daily_stats(entries):
+    """{(day, person): Counter(opened=..., refused=...)}: per person (identified, or claimed) and UTC day."""
+    stats = {}
+    for entry in entries:
+        person = entry.get("identity") or entry.get("claim") or "(unknown)"
+        key = (entry["time"][:10], person)
+        stats.setdefault(key, Counter())["opened" if entry.get("decision") == "match" else "refused"] += 1
+    return dict(sorted(stats.items()))
 
 
 class LogError(FacegateError):
@@ -38,8 +49,6 @@ class LogStore:
     def daily(self, since=None, door=None):
         """`log --stats`: {(UTC day, person): Counter(opened=, refused=)} of the records since `since` at `door`
         (person: identified, else claimed, else "(unknown)")."""
-        from . import daily_stats
-
         return daily_stats(self.read(since, door=door))
 
     def face_key(self, record):

@@ -243,11 +243,12 @@ def encode_images(image_paths, model, assess_quality=False):
     return list(iter_encoded(image_paths, model, assess_quality=assess_quality))
 
 
-def main_face(image_path, model, require_single=False):
+def main_face(image_path, model, require_single=False, pixels=None):
     """The main face of the image (see main_face_first), embedded, and how many faces the image shows.
+    `pixels`: the image already decoded (load_image), so that it is not decoded again.
 
     NoFaceError when there is none; MultipleFacesError for several when `require_single`."""
-    faces = model.faces_in_arrays([load_image(image_path)])[0]
+    faces = model.faces_in_arrays([load_image(image_path) if pixels is None else pixels])[0]
     if not faces:
         raise NoFaceError(image_path)
     if require_single and len(faces) > 1:

@@ -1,12 +1,13 @@
 """The motion gate: whether a frame is worth a detection. A door camera looks at an empty corridor most of the
 day, and an empty frame is the dearest to detect (nothing found, detection runs again on the frame enlarged).
 While no face is being followed, a frame is detected only when it differs from the last detected one (frame
-differencing on a small, blurred grey copy: slow changes add up), or at a heartbeat, so that someone who stands
-still is found within HEARTBEAT_SECONDS (the watcher's heartbeat look is a glance at the frame halved, detected in
+differencing on a small, blurred grey copy: slow changes add up), or at a glance once a second, so that someone who stands
+still is found within GLANCE_SECONDS (the watcher's glance is a glance at the frame halved, detected in
 full only when it shows a face). While a face is followed, every frame is detected, as before."""
 import numpy as np
 
-HEARTBEAT_SECONDS = 1.0
+GLANCE_SECONDS = 1.0
+"""How often a still scene is glanced at (not the door's heartbeat, heartbeat.py's HEARTBEAT_SECONDS)."""
 SMALL_WIDTH = 160
 """The grey copy's width: a face of 40 px in a 640-px frame is 10 px here, 100 changed pixels."""
 PIXEL_CHANGE = 15
@@ -27,11 +28,11 @@ def small_grey(image):
 
 class MotionGate:
     """`worth_detecting(image, time, following)` for each frame of one source, in order: why the frame is worth a
-    detection ("following", "first", "motion" or "heartbeat"), or None. `still` says whether the last frame
+    detection ("following", "first", "motion" or "glance"), or None. `still` says whether the last frame
     looked at showed nothing worth a look (no face followed, nothing moved)."""
 
-    def __init__(self, heartbeat=HEARTBEAT_SECONDS):
-        self.heartbeat = heartbeat
+    def __init__(self, glance=GLANCE_SECONDS):
+        self.glance = glance
         self.still = False
         self._reference = self._detected_at = None
 
@@ -43,11 +44,11 @@ class MotionGate:
             reason = "first"
         elif _changed_share(self._reference, small) >= MIN_CHANGED_SHARE:
             reason = "motion"
-        elif time - self._detected_at >= self.heartbeat:
-            reason = "heartbeat"
+        elif time - self._detected_at >= self.glance:
+            reason = "glance"
         else:
             reason = None
-        self.still = reason in (None, "heartbeat")
+        self.still = reason in (None, "glance")
         if reason is not None:
             self._reference, self._detected_at = small, time
         return reason
