@@ -55,12 +55,15 @@ class WebhookReceiver(_Served):
 
 
 class MqttBroker:
-    """An amqtt broker on a free loopback port, in a thread of its own, with one subscriber to `topic`."""
+    """An amqtt broker on a free loopback port (or `port`: a broker restarted), in a thread of its own, with one
+    subscriber to `topic` and everything under it (each camera's TOPIC/<camera id>)."""
 
-    def __init__(self, topic, users=None, password_file=None):
+    def __init__(self, topic, users=None, password_file=None, port=None):
         """`users` ({name: password}): only they may connect (Argon2 hashes in `password_file`); the test's own
         subscriber connects as the first of them."""
-        self.port, self.topic, self.messages, self.topics = free_port(), topic, [], []
+        self.port, self.topic, self.messages, self.topics = port or free_port(), topic, [], []
+        self.payloads = []
+        """(topic, payload bytes) of every message received, JSON or not (availability, snapshots)."""
         self.users, self.password_file = users or {}, password_file
         self._loop = asyncio.new_event_loop()
 
@@ -94,13 +97,14 @@ class MqttBroker:
         if self.users:
             self._subscriber.username_pw_set(*next(iter(self.users.items())))
         self._subscriber.connect("127.0.0.1", self.port)
-        self._subscriber.subscribe(self.topic, qos=1)
+        self._subscriber.subscribe(f"{self.topic}/#", qos=1)
         self._subscriber.loop_start()
         assert subscribed.wait(30), "the test's MQTT subscriber did not get its subscription"
         return self
 
     def _received(self, client, userdata, message):
-        """Events (JSON) into `messages`, with their topics in `topics`; other payloads (availability) are skipped."""
+        """Events (JSON) into `messages`, with their topics in `topics`; every message into `payloads`."""
+        self.payloads.append((message.topic, bytes(message.payload)))
         try:
             event = json.loads(message.payload)
         except ValueError:
@@ -136,8 +140,8 @@ class MqttBroker:
             time.sleep(0.1)
         reader.loop_stop()
         reader.disconnect()
-        wanted = (lambda t: t.startswith(topic_filter[:-1])) if topic_filter.endswith("#") else topic_filter.__eq__
-        return {t: payload for t, payload in found.items() if wanted(t)}  # amqtt also sends other retained topics
+        # amqtt also sends other retained topics
+        return {t: payload for t, payload in found.items() if mqtt.topic_matches_sub(topic_filter, t)}
 
     def wait_for(self, count, seconds=30):
         deadline = time.monotonic() + seconds

@@ -101,7 +101,7 @@ claim = "alex"
 
 def test_a_config_file_sets_up_each_camera_and_home_assistant_discovers_each(video_db, tmp_path):
     """Two cameras from --config on one broker: each camera's events on TOPIC/NAME, its own discovery configs
-    (a device per camera) retained, and its settings kept apart: `back` only opens for alex (who never comes),
+    and availability (a device per camera) retained, and its settings kept apart: `back` only opens for alex (who never comes),
     `front` for anyone enrolled, logged as "front door"."""
     db = tmp_path / "db"
     shutil.copytree(video_db, db)
@@ -122,8 +122,8 @@ def test_a_config_file_sets_up_each_camera_and_home_assistant_discovers_each(vid
     for camera in ("front", "back"):
         node = f"facegate_{camera}"
         mine = {t: json.loads(p) for t, p in configs.items() if f"/{node}/" in t}
-        assert len(mine) == 3 and all(c["state_topic"] == f"site/{camera}" for c in mine.values())
-        assert all(c["availability_topic"] == "site/availability" for c in mine.values())
+        assert len(mine) == 5 and all(c["state_topic"] == f"site/{camera}" for c in mine.values())
+        assert all(c["availability_topic"] == f"site/{camera}/availability" for c in mine.values())
     logged = [json.loads(line) for line in run_facegate("--db", db, "log", "--json").stdout.splitlines()]
     assert {r["door"] for r in logged} == {"front door", "back"}
 

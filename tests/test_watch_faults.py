@@ -144,7 +144,7 @@ def test_a_cameras_password_appears_in_no_event_log_output_or_warning(video_db, 
     db = tmp_path / "db"
     subprocess.run(["cp", "-r", str(video_db), str(db)], check=True)
     with MjpegCamera(clip_jpegs(90, 200), fps=15, frames_per_connection=60, credentials=f"door:{secret}") as camera, \
-            WebhookReceiver() as webhook, MqttBroker("door/#") as broker:
+            WebhookReceiver() as webhook, MqttBroker("door") as broker:
         url = camera.url.replace("http://", f"http://door:{secret}@") + f"?user=door&pwd={secret}"
         shown = camera.url + "?user=***&pwd=***"
         command, environment = facegate_command("--db", db, "watch", url, "--json", "--webhook", webhook.url,

@@ -73,24 +73,31 @@ def test_mqtt_user_and_password_are_sent_to_a_broker_that_requires_them(video_db
 
 def test_home_assistant_discovers_the_door_camera_over_mqtt(video_db):
     """With --mqtt, Home Assistant's discovery configs for the door (last person, last decision, a 'door opened'
-    pulse, one device named after --door) are retained on the broker, and the availability topic is left saying
-    offline: read back by a client that connects after the watch has ended."""
+    and a 'spoof attempt' pulse, a decision event; one device named after --door) are retained on the broker,
+    its events are on TOPIC/<door id> and its availability topic is left saying offline: read back by a client
+    that connects after the watch has ended. (tests/test_homeassistant.py: what Home Assistant makes of them.)"""
     with MqttBroker("door/front") as broker:
         result = run_facegate("--db", video_db, "--door", "front door", "watch", CLIP, "--json", "--fps", "2",
                               "--mqtt", broker.url)
         assert result.returncode == 0, result.stderr
+        events = events_of(result.stdout)
+        assert broker.wait_for(len(events)) == events
         configs = broker.retained("homeassistant/#")
-        availability = broker.retained("door/front/availability")
+        availability = broker.retained("door/front/#")
     node = "facegate_front_door"
+    assert set(broker.topics) == {"door/front/front_door"}
     assert set(configs) == {f"homeassistant/sensor/{node}/last_person/config",
                             f"homeassistant/sensor/{node}/last_decision/config",
-                            f"homeassistant/binary_sensor/{node}/door_opened/config"}
+                            f"homeassistant/binary_sensor/{node}/door_opened/config",
+                            f"homeassistant/binary_sensor/{node}/spoof_attempt/config",
+                            f"homeassistant/event/{node}/decision/config"}
     for topic, payload in configs.items():
         config = json.loads(payload)
-        assert config["state_topic"] == "door/front" and config["availability_topic"] == "door/front/availability"
+        assert config["state_topic"] == "door/front/front_door"
+        assert config["availability_topic"] == "door/front/front_door/availability"
         assert config["device"]["identifiers"] == [node] and config["device"]["name"] == "facegate front door"
         assert config["unique_id"] == f"{node}_{topic.split('/')[3]}"
-    assert availability == {"door/front/availability": "offline"}
+    assert availability == {"door/front/front_door/availability": "offline"}
 
 
 def test_a_watch_that_dies_is_shown_offline_by_the_brokers_last_will(video_db):
@@ -98,22 +105,22 @@ def test_a_watch_that_dies_is_shown_offline_by_the_brokers_last_will(video_db):
     publishes its last will and the availability topic says offline."""
     with MjpegCamera(clip_jpegs(90, 150), fps=15, frames_per_connection=10_000) as camera, \
             MqttBroker("door/front") as broker:
-        command, environment = facegate_command("--db", video_db, "watch", camera.url, "--json", "--mqtt",
-                                                broker.url)
+        command, environment = facegate_command("--db", video_db, "--door", "front", "watch", camera.url, "--json",
+                                                "--mqtt", broker.url)
         process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             deadline, online = time.monotonic() + 120, {}
-            while online != {"door/front/availability": "online"} and time.monotonic() < deadline:
+            while online != {"door/front/front/availability": "online"} and time.monotonic() < deadline:
                 assert process.poll() is None, process.stderr.read()
-                online = broker.retained("door/front/availability", seconds=2)
+                online = broker.retained("door/front/front/availability", seconds=2)
         finally:
             process.kill()
             process.wait(timeout=60)
-        assert online == {"door/front/availability": "online"}
+        assert online == {"door/front/front/availability": "online"}
         deadline, offline = time.monotonic() + 60, {}
-        while offline != {"door/front/availability": "offline"} and time.monotonic() < deadline:
-            offline = broker.retained("door/front/availability", seconds=2)
-    assert offline == {"door/front/availability": "offline"}
+        while offline != {"door/front/front/availability": "offline"} and time.monotonic() < deadline:
+            offline = broker.retained("door/front/front/availability", seconds=2)
+    assert offline == {"door/front/front/availability": "offline"}
 
 
 def test_require_log_keeps_the_door_shut_when_the_log_cannot_be_written(video_db, tmp_path):

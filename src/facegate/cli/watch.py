@@ -34,8 +34,14 @@ from .common import EXIT_OK, PATH, emit, json_option, say, threshold_option, war
               help="Seconds in which one person opens the door once (later matches are events that do not open).")
 @click.option("--webhook", metavar="URL", default=None, help="POST each event as JSON to this http(s) URL.")
 @click.option("--mqtt", metavar="mqtt://HOST:PORT/TOPIC", default=None,
-              help="Publish each event to this topic (TOPIC/NAME per camera when several), and Home Assistant "
-                   "discovery configs for each camera.")
+              help="Publish each camera's events to TOPIC/<camera id> (its name in a-z, 0-9 and _), and Home "
+                   "Assistant discovery configs for each camera (docs/homeassistant.md).")
+@click.option("--mqtt-snapshots", "mqtt_snapshots", is_flag=True,
+              help="Also publish each decision's frame, face boxed, to Home Assistant's camera entity (off: no "
+                   "picture of a face goes to the broker).")
+@click.option("--retire-discovery", "retired", metavar="NAME", multiple=True,
+              help="Remove this camera (no longer watched) from Home Assistant: clear its retained discovery "
+                   "configs on --mqtt's broker. Without a SOURCE, only that is done.")
 @click.option("--snapshots", type=PATH, default=None,
               help="Save the annotated frame of each event into this folder.")
 @click.option("--insecure-camera", "insecure_cameras", metavar="NAME", multiple=True,
@@ -45,7 +51,7 @@ from .common import EXIT_OK, PATH, emit, json_option, say, threshold_option, war
               help="Presentation-attack detection: a photo, a print or a screen never opens (off: identity only).")
 @click.pass_obj
 def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, as_json, on_match, hook_timeout,
-          cooldown, webhook, mqtt, snapshots, insecure_cameras, liveness):
+          cooldown, webhook, mqtt, mqtt_snapshots, retired, snapshots, insecure_cameras, liveness):
     """Watch cameras (index 0, /dev/video0), video files or stream URLs; announce each visit once.
 
     Each face is followed from frame to frame; its best frames decide once: match (the door opens, when it is
@@ -63,21 +69,28 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
     from ..watch.credentials import shown_source
     from ..watch.events import Cooldown, Dispatcher
     from ..watch.heartbeat import Heartbeat
-    from ..watch.sinks import sinks_for
+    from ..watch.sinks import retire_discovery, sinks_for
     from ..watch.video import VideoSource
     from ..watch.watcher import Watcher, run_cameras
 
     base = CameraSpec(source=None, claim=claim, fps=fps, realtime=realtime, min_face=min_face, cooldown=cooldown,
                       on_match=on_match, hook_timeout=hook_timeout, webhook=webhook, mqtt=mqtt,
-                      snapshots=None if snapshots is None else str(snapshots))
+                      mqtt_snapshots=mqtt_snapshots, snapshots=None if snapshots is None else str(snapshots))
     if config is not None and sources:
         raise FacegateError("watch: give SOURCE arguments or --config FILE, not both")
+    if retired and not mqtt:
+        raise FacegateError("--retire-discovery: give the broker and TOPIC the camera was published on: --mqtt URL")
     if config is None and not sources:
+        if retired:
+            retire_discovery(mqtt, retired, say)
+            return EXIT_OK
         raise FacegateError("watch: no source: give SOURCE (NAME=SOURCE for each of several) or --config FILE")
     cameras = from_file(config, base) if config is not None else from_arguments(sources, base)
     labels = [f"{camera.name} ({shown_source(camera.source)})" if camera.name else shown_source(camera.source)
               for camera in cameras]
     cameras = with_doors(cameras, settings.door, default_door())
+    if retired:
+        _retire(mqtt, retired, cameras)
     insecure = _insecure(cameras, insecure_cameras)
 
     database = settings.database()
@@ -123,6 +136,18 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
     for label, watcher in zip(labels, watchers):
         warn(watcher.summary.line(label))
     return EXIT_OK
+
+
+def _retire(mqtt, names, cameras):
+    """--retire-discovery with cameras to watch: never one of them (its device would vanish while it runs)."""
+    from ..watch.cameras import slug
+    from ..watch.sinks import retire_discovery
+
+    watched = {slug(camera.name) for camera in cameras}
+    for name in names:
+        if slug(name) in watched:
+            raise FacegateError(f"--retire-discovery {name}: this watch runs that camera")
+    retire_discovery(mqtt, names, warn)
 
 
 def _insecure(cameras, names):

@@ -26,7 +26,11 @@ except ImportError:  # Python 3.10: the same parser, from PyPI
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 RESERVED_NAMES = {"availability"}
-"""Not a camera name: with several cameras on one MQTT topic, TOPIC/availability is the watch's own."""
+"""Not a camera name: TOPIC/availability was every watch's availability topic before each camera had its own,
+and a Home Assistant may still hold configs that read it."""
+TRANSLITERATED = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe", "Œ": "oe",
+                                "đ": "d", "Đ": "d", "ł": "l", "Ł": "l", "þ": "th", "Þ": "th"})
+"""Letters NFKD does not decompose into ASCII."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class CameraSpec:
     hook_timeout: float = 10.0
     webhook: str = None
     mqtt: str = None
+    mqtt_snapshots: bool = False
+    """Publish the frame of each decision to Home Assistant's camera entity (off: no face leaves for the broker)."""
     snapshots: str = None
 
 
@@ -76,6 +82,7 @@ CHECKS = {
     "hook_timeout": (_positive, "a number of seconds above 0"),
     "webhook": (_url("http", "https"), "an http:// or https:// URL"),
     "mqtt": (_url("mqtt"), "an mqtt://HOST[:PORT]/TOPIC URL"),
+    "mqtt_snapshots": (lambda value: isinstance(value, bool), "true or false"),
     "snapshots": (_text, "a folder"),
 }
 assert set(CHECKS) == {f.name for f in fields(CameraSpec)} - {"name"}
@@ -145,6 +152,29 @@ def _settings(path, where, table, allow_source):
         if not check(value):
             raise FacegateError(f"{path}: {where}.{key}: expected {expected}, got {value!r}")
     return dict(table)
+
+
+def slug(name):
+    """`name` in [a-z0-9_] only, for ids and file names every system takes (Home Assistant's discovery topics):
+    accents transliterated (Haustür: haustur), anything else an underscore; a name of which nothing is left
+    (入口) becomes a short hash of itself (x and 8 hex digits)."""
+    import hashlib
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", name.translate(TRANSLITERATED)).encode("ascii", "ignore").decode()
+    cut = re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
+    return cut or "x" + hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
+def slugs_of(names, where):
+    """{name: slug(name)}, refusing in one line two names that become one slug (Front-Door and front_door)."""
+    found = {}
+    for name in names:
+        other = found.setdefault(slug(name), name)
+        if other != name:
+            raise FacegateError(f"{where}: cameras {other!r} and {name!r} have one id ({slug(name)!r}) in Home "
+                                "Assistant and in file names: rename one")
+    return {name: key for key, name in found.items()}
 
 
 def _refuse_repeated_names(cameras, where):

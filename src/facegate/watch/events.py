@@ -38,7 +38,7 @@ class Dispatcher:
         self.show(record)
         for sink in self.sinks:
             if sink.wants(record):
-                sink(record)
+                sink(record, frame)
 
     def close(self):
         """Deliver what is still queued (a door command may take its whole timeout), then stop (a sink shared by

@@ -28,7 +28,8 @@ class Sink:
     def wants(self, record):
         return True
 
-    def __call__(self, record):
+    def __call__(self, record, frame=None):
+        """Take one event record (`frame`: the watch.video.Frame it was decided on; None for `left`)."""
         raise NotImplementedError
 
     def close(self):
@@ -45,7 +46,7 @@ class Background(Sink):
         self._thread = threading.Thread(target=self._run, name=f"facegate-{name}", daemon=True)
         self._thread.start()
 
-    def __call__(self, record):
+    def __call__(self, record, frame=None):
         while True:
             try:
                 self._queue.put_nowait(record)
@@ -126,89 +127,114 @@ class Webhook:
             self.warn(f"--webhook {self.url}: {getattr(exc, 'reason', exc)}")
 
 
-DISCOVERY_PREFIX = "homeassistant"
+def mqtt_client(url):
+    """(paho client with the URL's user and password, "HOST:PORT", TOPIC) of an --mqtt URL; one line naming the
+    URL (without its password) when it is not one."""
+    from .credentials import shown_source
+
+    parts = urllib.parse.urlsplit(url)
+    base = urllib.parse.unquote(parts.path.strip("/"))
+    if parts.scheme != "mqtt" or not parts.hostname or not base:
+        raise FacegateError(f"--mqtt {shown_source(url)}: expected mqtt://HOST[:PORT]/TOPIC")
+    if "+" in base or "#" in base or "//" in base:
+        raise FacegateError(f"--mqtt {shown_source(url)}: TOPIC {base!r} cannot be published to (no +, # or "
+                            "empty level)")
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"facegate-{os.getpid()}-{next(_CLIENTS)}")
+    if parts.username:
+        client.username_pw_set(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
+    return client, f"{parts.hostname}:{parts.port or 1883}", base
 
 
-def discovery_configs(topic, camera, availability):
-    """{config topic: payload}: Home Assistant's MQTT discovery for one door camera whose events go to `topic`:
-    the last person seen, the last decision, and a 'door opened' pulse, one device per camera, with the watch's
-    availability topic."""
-    node = "facegate_" + "".join(c if c.isalnum() else "_" for c in camera.lower())
-    device = {"identifiers": [node], "name": f"facegate {camera}", "manufacturer": "facegate", "model": "door camera"}
-    common = {"state_topic": topic, "availability_topic": availability, "device": device}
-    keep = "{{ this.state if value_json.event == 'left' else %s }}"
-    entities = {
-        ("sensor", "last_person"): {"name": "Last person", "icon": "mdi:account",
-                                    "value_template": keep % "(value_json.identity or 'unknown')"},
-        ("sensor", "last_decision"): {"name": "Last decision", "icon": "mdi:door",
-                                      "value_template": keep % "value_json.event"},
-        ("binary_sensor", "door_opened"): {"name": "Door opened", "device_class": "door", "off_delay": 5,
-                                           "value_template": "{{ 'ON' if value_json.opens else 'OFF' }}",
-                                           "payload_on": "ON", "payload_off": "OFF"},
-    }
-    return {f"{DISCOVERY_PREFIX}/{kind}/{node}/{name}/config": {**common, **entity, "unique_id": f"{node}_{name}",
-                                                               "object_id": f"{node}_{name}"}
-            for (kind, name), entity in entities.items()}
+_CLIENTS = itertools.count(1)
+
+
+def retire_discovery(url, names, warn, timeout=10.0):
+    """--retire-discovery: clear the retained discovery configs and availability of the cameras `names` under the
+    --mqtt URL's TOPIC, so that Home Assistant removes their devices. One line per camera retired; one error line
+    when the broker cannot be reached in `timeout` seconds."""
+    from .cameras import slugs_of
+    from .homeassistant import CameraTopics, retired_topics
+
+    client, where, base = mqtt_client(url)
+    host, port = where.rsplit(":", 1)
+    try:
+        client.connect(host, int(port), keepalive=int(timeout) + 5)
+    except OSError as exc:
+        raise FacegateError(f"--mqtt {where}: cannot retire cameras: {exc.strerror or exc}") from None
+    client.loop_start()
+    try:
+        for name, slug in slugs_of(names, "--retire-discovery").items():
+            sent = [client.publish(topic, "", qos=1, retain=True) for topic in retired_topics(CameraTopics(base, slug))]
+            for info in sent:
+                info.wait_for_publish(timeout)
+            if not all(info.is_published() for info in sent):
+                raise FacegateError(f"--mqtt {where}: cannot retire {name!r}: the broker did not take it in "
+                                    f"{timeout:g} s")
+            warn(f"retired {name!r} from Home Assistant ({base}/{slug})")
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 class MqttPublisher(Sink):
-    """--mqtt mqtt://[USER:PASSWORD@]HOST[:PORT]/TOPIC: publish each event (QoS 1) with paho-mqtt, which
-    connects and reconnects in its own thread; one connection for the cameras that name this URL, each camera's
-    events on TOPIC (one camera) or TOPIC/CAMERA (several). On each connection it also publishes (retained) Home
-    Assistant's discovery configs for each camera and `TOPIC/availability` = online; the broker says offline
-    when the watch is gone (its last will), and so does the watch when it ends."""
+    """--mqtt mqtt://[USER:PASSWORD@]HOST[:PORT]/TOPIC for one camera: publish each of its events (QoS 1) on
+    TOPIC/<camera slug> with paho-mqtt, which connects and reconnects in its own thread. Each camera has its own
+    connection, so its own last will: on every (re)connection it publishes (retained) its Home Assistant
+    discovery configs (homeassistant.py) and `online` on its availability topic; the broker says `offline` when
+    the watch is gone, and so does the watch when it ends. With `snapshots`, each decision's frame goes to the
+    camera entity's topic (not retained)."""
 
-    _clients = itertools.count(1)
+    def __init__(self, url, warn, camera="door", slug="door", snapshots=False):
+        from .homeassistant import CameraTopics
 
-    def __init__(self, url, warn, cameras=("door",)):
-        parts = urllib.parse.urlsplit(url)
-        self.topic = urllib.parse.unquote(parts.path.lstrip("/"))
-        if parts.scheme != "mqtt" or not parts.hostname or not self.topic:
-            raise FacegateError(f"--mqtt {url}: expected mqtt://HOST[:PORT]/TOPIC")
-        import paho.mqtt.client as mqtt
-
-        self.warn, self.where = warn, f"{parts.hostname}:{parts.port or 1883}"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=f"facegate-{os.getpid()}-{next(self._clients)}")
-        if parts.username:
-            self.client.username_pw_set(urllib.parse.unquote(parts.username),
-                                        urllib.parse.unquote(parts.password or ""))
-        self.availability = f"{self.topic}/availability"
-        self.topics = {camera: self.topic if len(cameras) == 1 else f"{self.topic}/{camera}" for camera in cameras}
+        self.client, self.where, base = mqtt_client(url)
+        self.camera, self.snapshots, self.warn = camera, snapshots, warn
+        self.topics = CameraTopics(base, slug)
         self._closed = False
-        self.client.will_set(self.availability, "offline", qos=1, retain=True)
+        self.client.will_set(self.topics.availability, "offline", qos=1, retain=True)
         self.client.on_connect = self._connected
         self.client.on_connect_fail = self._unreachable
         self.client.max_queued_messages_set(QUEUE_LIMIT)  # a broker that is down does not make memory grow
         self.client.reconnect_delay_set(1, 30)
-        self.client.connect_async(parts.hostname, parts.port or 1883)
+        host, port = self.where.rsplit(":", 1)
+        self.client.connect_async(host, int(port))
         self._pending = []
         self._refused = self._dropping = False
         """Said once per outage: a refused connection (retried every few seconds), events dropped."""
         self.client.loop_start()
 
     def _connected(self, client, userdata, flags, reason_code, properties):
+        from .homeassistant import discovery_configs
+
         if reason_code.is_failure:
             if not self._refused:
                 self.warn(f"--mqtt {self.where}: connection refused ({reason_code}); still trying")
             self._refused = True
-        else:
-            self._refused = self._dropping = False
-            for camera, topic in self.topics.items():
-                for config_topic, config in discovery_configs(topic, camera, self.availability).items():
-                    client.publish(config_topic, json.dumps(config), qos=1, retain=True)
-            client.publish(self.availability, "online", qos=1, retain=True)
+            return
+        self._refused = self._dropping = False
+        for config_topic, config in discovery_configs(self.topics, self.camera, self.snapshots).items():
+            client.publish(config_topic, "" if config is None else json.dumps(config), qos=1, retain=True)
+        client.publish(self.topics.availability, "online", qos=1, retain=True)
 
     def _unreachable(self, client, userdata):
         if not self._refused:
             self.warn(f"--mqtt {self.where}: broker unreachable; still trying (events wait, up to {QUEUE_LIMIT})")
         self._refused = True
 
-    def __call__(self, record):
+    def __call__(self, record, frame=None):
+        self._publish(self.topics.events, json.dumps(record))
+        if self.snapshots and frame is not None and record["event"] != "left":
+            from .homeassistant import snapshot_jpeg
+
+            self._publish(self.topics.snapshot, snapshot_jpeg(record, frame))
+
+    def _publish(self, topic, payload):
         import paho.mqtt.client as mqtt
 
         self._pending = [info for info in self._pending if not _published(info)]
-        info = self.client.publish(self.topics.get(record.get("camera"), self.topic), json.dumps(record), qos=1)
+        info = self.client.publish(topic, payload, qos=1)
         if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # sent, or queued until connected
             self._pending.append(info)
         elif not self._dropping:
@@ -217,7 +243,7 @@ class MqttPublisher(Sink):
                       f"are already waiting")
 
     def close(self):
-        """Deliver what is pending and say offline (once: the cameras sharing this connection each close it)."""
+        """Deliver what is pending and say offline."""
         if self._closed:
             return
         self._closed = True
@@ -231,7 +257,7 @@ class MqttPublisher(Sink):
             self.warn(f"--mqtt {self.where}: {unsent} event(s) not delivered")
         if self.client.is_connected():
             try:
-                self.client.publish(self.availability, "offline", qos=1, retain=True).wait_for_publish(
+                self.client.publish(self.topics.availability, "offline", qos=1, retain=True).wait_for_publish(
                     self.close_timeout)
             except (RuntimeError, ValueError):
                 pass
@@ -249,20 +275,24 @@ def _published(info):
 
 def sinks_for(cameras, warn):
     """{camera name: its sinks} for watch.cameras.CameraSpecs: the door command (events that open only), the
-    webhook, MQTT (one connection per broker URL, shared by the cameras that name it)."""
-    brokers = {}
-    for camera in cameras:
-        if camera.mqtt:
-            brokers.setdefault(camera.mqtt, []).append(camera.name)
-    publishers = {url: MqttPublisher(url, warn, names) for url, names in brokers.items()}
+    webhook, MQTT (a connection of its own per camera). Two cameras whose names give one id are refused."""
+    from .cameras import slugs_of
+
+    slugs = slugs_of([camera.name for camera in cameras], "watch")
     sinks = {}
-    for camera in cameras:
-        chosen = sinks[camera.name] = []
-        if camera.on_match:
-            chosen.append(Background("--on-match", CommandHook(camera.on_match, camera.hook_timeout, warn), warn,
-                                     camera.hook_timeout + 1, wants=lambda record: record["opens"]))
-        if camera.webhook:
-            chosen.append(Background("--webhook", Webhook(camera.webhook, 5.0, warn), warn, 6.0))
-        if camera.mqtt:
-            chosen.append(publishers[camera.mqtt])
+    try:
+        for camera in cameras:
+            chosen = sinks[camera.name] = []
+            if camera.on_match:
+                chosen.append(Background("--on-match", CommandHook(camera.on_match, camera.hook_timeout, warn),
+                                         warn, camera.hook_timeout + 1, wants=lambda record: record["opens"]))
+            if camera.webhook:
+                chosen.append(Background("--webhook", Webhook(camera.webhook, 5.0, warn), warn, 6.0))
+            if camera.mqtt:
+                chosen.append(MqttPublisher(camera.mqtt, warn, camera.name, slugs[camera.name],
+                                            camera.mqtt_snapshots))
+    except FacegateError:
+        for sink in (sink for chosen in sinks.values() for sink in chosen):
+            sink.close()
+        raise
     return sinks

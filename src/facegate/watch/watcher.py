@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..faces.annotate import label_for, save_annotated
 from ..errors import DatabaseError, FacegateError, UnknownIdentityError, printable
+from .cameras import slug
 from .credentials import shown_source
 from .events import event_record
 from ..faces.quality import measure
@@ -134,7 +135,7 @@ class Watcher:
             self._left(track, threshold)
 
     def _glance(self, image):
-        """The heartbeat's look at a still scene: whether a face of GLANCE_SIDE px or more is in the frame halved
+        """A glance at a still scene: whether a face of GLANCE_SIDE px or more is in the frame halved
         (a quarter of a full detection's cost); only then is the frame detected in full."""
         import cv2
 
@@ -220,13 +221,9 @@ class Watcher:
             state = decision.event if decision else "pending"
             faces.append((track.box, label_for(decision and decision.identity, decision and decision.distance,
                                                state), state))
-        name = f"{_file_name(self.camera)}-{record['wall_time'][:19].replace(':', '')}-t{record['time']:09.3f}-track{record['track']}-" \
+        name = f"{slug(self.camera)}-{record['wall_time'][:19].replace(':', '')}-t{record['time']:09.3f}-track{record['track']}-" \
                f"{record['event']}.jpg"
         return save_annotated(frame.image, faces, self.snapshots / name)
-
-
-def _file_name(text):
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
 
 
 def run_cameras(cameras):
