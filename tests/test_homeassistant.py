@@ -163,7 +163,8 @@ def test_a_retired_camera_is_cleared_from_the_broker_and_the_others_stay(video_d
         left = broker.retained("homeassistant/#")
         availability = broker.retained("site/+/availability")
     one_error_line(running, "--retire-discovery front", "this watch runs that camera")
-    assert retired.returncode == 0 and retired.stdout.strip() == "retired 'Back-Door' from Home Assistant (site/back_door)"
+    assert retired.returncode == 0
+    assert retired.stdout.strip() == "retired 'Back-Door' from Home Assistant (site/back_door)"
     assert left and all("/facegate_front/" in topic for topic in left)
     assert availability == {"site/front/availability": "offline"}
     one_error_line(run_facegate("watch", "--retire-discovery", "front"), "--retire-discovery", "--mqtt")
@@ -191,8 +192,8 @@ def test_after_the_broker_restarts_the_door_is_online_and_discovered_again(video
             door = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                     text=True)
             try:
-                assert wait_until(lambda: first.retained("facegate/front/availability", seconds=2),
-                                  {"facegate/front/availability": "online"}) == {"facegate/front/availability": "online"}
+                online = {"facegate/front/availability": "online"}
+                assert wait_until(lambda: first.retained("facegate/front/availability", seconds=2), online) == online
             except BaseException:
                 door.kill()
                 raise

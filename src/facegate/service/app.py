@@ -36,7 +36,7 @@ from ..faces.pipeline import encode_images
 from ..files import private_files
 from ..matching import LiveGallery
 from ..records import image_record, verify_record
-from ..console import console_blueprint, is_console_path
+from ..console import is_console_path, register_console
 from .auth import Tokens, check_exposure, refusal_of, refusal_of_forwarding, refusal_of_host
 
 DEFAULT_PORT = 8080
@@ -72,7 +72,7 @@ def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), thrott
     _answer_errors(app, max_upload_bytes)
     _route_decisions(app, state, throttle)
     _route_administration(app, state)
-    app.register_blueprint(console_blueprint(state, tokens, throttle))
+    register_console(app, state, tokens, throttle)
     return app
 
 

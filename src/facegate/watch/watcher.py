@@ -221,8 +221,8 @@ class Watcher:
             state = decision.event if decision else "pending"
             faces.append((track.box, label_for(decision and decision.identity, decision and decision.distance,
                                                state), state))
-        name = f"{slug(self.camera)}-{record['wall_time'][:19].replace(':', '')}-t{record['time']:09.3f}-track{record['track']}-" \
-               f"{record['event']}.jpg"
+        stamp = record["wall_time"][:19].replace(":", "")
+        name = f"{slug(self.camera)}-{stamp}-t{record['time']:09.3f}-track{record['track']}-{record['event']}.jpg"
         return save_annotated(frame.image, faces, self.snapshots / name)
 
 
