@@ -51,6 +51,7 @@ def who_is_calling():
         return _page("error.html", status=401, message="log in with the admin token first")
     return None
 
+
 @console.before_request
 def check_csrf():
     if request.method != "POST" or request.endpoint in ("console.login",) or g.csrf is None:
@@ -61,6 +62,7 @@ def check_csrf():
                                                         "console (CSRF token missing or wrong): reload it")
     return None
 
+
 @console.after_app_request
 def security_headers(response):
     if is_console_path(request.path):
@@ -70,15 +72,18 @@ def security_headers(response):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
+
 @console.get("/")
 def home():
     return redirect(url_for("console.access_log"))
+
 
 @console.get("/login")
 def login_form():
     if g.admin:
         return redirect(url_for("console.access_log"))
     return _page("login.html")
+
 
 @console.post("/login")
 def login():
@@ -102,6 +107,7 @@ def login():
                         secure=request.is_secure, path="/")
     return response
 
+
 @console.post("/logout")
 def logout():
     desk().sessions.close(request.cookies.get(SESSION_COOKIE))
@@ -109,41 +115,32 @@ def logout():
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
+
 @console.get("/console/people")
 def people():
     return _people_page()
 
+
 @console.post("/console/people/enroll")
 def enroll():
     name = request.form.get("name", "").strip()
-    try:
-        check_name(name)
-    except DatabaseError as exc:
-        return _people_page(errors=[str(exc)], status=400)
     files = [(upload.filename, upload.read()) for upload in request.files.getlist("photos") if upload.filename]
-    if not files:
-        return _people_page(errors=[f"{name}: choose one or more photos to enroll"], status=400)
-    errors, notes, added = _enroll(name, files)
-    return _people_page(errors=errors, notes=notes, status=200 if added else 422)
+    return _enrolled(_people_page, name, files, f"{name}: choose one or more photos to enroll")
+
 
 @console.get("/console/unknown")
 def unknown_visitors():
     return _visitors_page()
 
+
 @console.post("/console/unknown/enroll")
 def enroll_visitors():
     name, keys = request.form.get("name", "").strip(), request.form.getlist("key")
-    try:
-        check_name(name)
-    except DatabaseError as exc:
-        return _visitors_page(errors=[str(exc)], status=400)
     store = log_of(desk().state.live.db_path)
     crops = [(f"unknown visitor {index}", store.face(key)) for index, key in enumerate(keys, 1)]
     crops = [(label, crop) for label, crop in crops if crop is not None]
-    if not crops:
-        return _visitors_page(errors=[f"{name}: choose the faces that are {name}"], status=400)
-    errors, notes, added = _enroll(name, crops)
-    return _visitors_page(errors=errors, notes=notes, status=200 if added else 422)
+    return _enrolled(_visitors_page, name, crops, f"{name}: choose the faces that are {name}")
+
 
 @console.post("/console/people/rename")
 def rename():
@@ -155,6 +152,7 @@ def rename():
     except FacegateError as exc:
         return _people_page(errors=[str(exc)], status=400)
     return _people_page(notes=[f"{old} is now {new}"])
+
 
 @console.post("/console/people/remove")
 def remove():
@@ -168,6 +166,7 @@ def remove():
     except FacegateError as exc:
         return _people_page(errors=[str(exc)], status=400)
     return _people_page(notes=notes)
+
 
 @console.get("/console/log")
 def access_log():
@@ -186,6 +185,7 @@ def access_log():
     pages = max(1, -(-total // PAGE_SIZE))
     return _page("log.html", records=[_shown(store, record) for record in shown], total=total,
                  page=min(page, pages), pages=pages, filters=filters, decisions=DECISIONS)
+
 
 @console.get("/console/days")
 def days():
@@ -206,6 +206,7 @@ def days():
     return _page("days.html", status=400 if message else 200, message=message, days=sorted(by_day.items(),
                  reverse=True), door=door, since=since.date().isoformat())
 
+
 @console.get("/console/doors")
 def doors():
     """Which doors are alive: each camera's newest heartbeat (watch/heartbeat.py), its age and state."""
@@ -220,15 +221,18 @@ def doors():
         shown.append((status, alive, age))
     return _page("doors.html", doors=shown, silent_after=SILENT_AFTER)
 
+
 @console.get("/console/thumbnail")
 def thumbnail():
     """The face crop kept with one of a person's enrolled photos (404 when none was kept)."""
     database, _, _ = desk().state.current()
     return _jpeg(database.thumbnail(request.args.get("name", "")), cache_seconds=300)
 
+
 @console.get("/console/face")
 def face():
     return _jpeg(log_of(desk().state.live.db_path).face(request.args.get("key", "")), cache_seconds=86400)
+
 
 @console.get("/console/events")
 def events():
@@ -277,6 +281,19 @@ def _jpeg(data, cache_seconds):
     if data is None:
         abort(404)
     return Response(data, mimetype="image/jpeg", headers={"Cache-Control": f"private, max-age={cache_seconds}"})
+
+
+def _enrolled(page, name, photos, none_chosen):
+    """`page` after enrolling `name` from `photos` [(label, bytes)]: a bad name or no photo (`none_chosen`) 400,
+    nothing enrolled 422."""
+    try:
+        check_name(name)
+    except DatabaseError as exc:
+        return page(errors=[str(exc)], status=400)
+    if not photos:
+        return page(errors=[none_chosen], status=400)
+    errors, notes, added = _enroll(name, photos)
+    return page(errors=errors, notes=notes, status=200 if added else 422)
 
 
 def _enroll(name, photos):
