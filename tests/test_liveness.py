@@ -167,11 +167,59 @@ def test_the_shipped_texture_cue_is_what_the_training_script_fits_from_the_dev_d
     result = subprocess.run([str(ROOT / "scripts" / "train-liveness"), str(PAD), str(fitted)], capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr
-    shipped, refitted = texture.TextureModel.load(), texture.TextureModel.load(fitted)
-    assert refitted.weights.shape == shipped.weights.shape == (2 * 6 * texture.BINS,)
-    for name in ("mean", "scale", "weights"):
-        np.testing.assert_allclose(getattr(refitted, name), getattr(shipped, name), rtol=1e-5, atol=1e-7)
-    assert refitted.bias == pytest.approx(shipped.bias, rel=1e-5, abs=1e-7)
+    for shipped_file, refitted_file, features in ((texture.PARAMETERS, fitted, 2 * 6 * texture.BINS),
+                                                  (texture.GREY_PARAMETERS, tmp_path / "texture-grey.npz",
+                                                   2 * 2 * texture.BINS)):
+        shipped, refitted = texture.TextureModel.load(shipped_file), texture.TextureModel.load(refitted_file)
+        assert refitted.weights.shape == shipped.weights.shape == (features,)
+        for name in ("mean", "scale", "weights"):
+            np.testing.assert_allclose(getattr(refitted, name), getattr(shipped, name), rtol=1e-5, atol=1e-7)
+        assert refitted.bias == pytest.approx(shipped.bias, rel=1e-5, abs=1e-7)
+
+
+def grey_clip(source, target):
+    """`source` as a camera in IR night mode sends it: every frame's luminance in all three channels (MJPEG)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(source))
+    fps, writer = capture.get(cv2.CAP_PROP_FPS), None
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frame = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        if writer is None:
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), fps, frame.shape[1::-1])
+        writer.write(frame)
+    capture.release()
+    writer.release()
+    return target
+
+
+def test_at_night_a_grey_live_clip_opens_and_a_grey_print_does_not(pad_db, tmp_path):
+    """An IR camera's grey frames have no colour for the texture cue (the colour cue made every grey face an
+    attack: median live probability 3e-16, no grey live clip opened). The grey cue judges them: the live clip's
+    grey copy opens for its person, judged live; the printed photo's and the phone's grey copies stay shut."""
+    from facegate.liveness import texture
+
+    events, _ = watch(pad_db, grey_clip(LIVE, tmp_path / "live-grey.avi"))
+    assert [(e["identity"], e["live"]) for e in events if e["event"] == "match" and e["opens"]] == [(PERSON, True)]
+    for attack in (PRINT, REPLAY):
+        events, _ = watch(pad_db, grey_clip(attack, tmp_path / f"{attack.stem}-grey.avi"))
+        assert not [e for e in events if e["opens"]] and [e["event"] for e in events if e["event"] != "left"] in (
+            ["spoof"], ["unknown"]), events
+    import cv2
+    from facegate.faces.imaging import load_image
+
+    colour = load_image(LIVE_STILL)
+    grey = cv2.cvtColor(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    assert not texture.is_grey(colour) and texture.is_grey(grey)
+    # a black-and-white print held up in a colour scene: the face is grey, the frame is not: the colour cue judges
+    held_up = colour.copy()
+    height, width = colour.shape[:2]
+    held_up[height // 4:3 * height // 4, width // 4:3 * width // 4] = grey[height // 4:3 * height // 4,
+                                                                            width // 4:3 * width // 4]
+    assert not texture.is_grey(held_up)
 
 
 def test_a_deny_is_never_outvoted_by_live_frames_that_come_after(model):

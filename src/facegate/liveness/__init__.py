@@ -46,7 +46,7 @@ def live_probability(image, face):
         face_crops = texture.crops(image, face.keypoints)
     except (ValueError, KeyError, np.linalg.LinAlgError):
         return None
-    return float(texture.shipped().live_probability(texture.features(face_crops))[0])
+    return texture.live_probability_of_crops(face_crops, texture.is_grey(image))
 
 
 def judgeable(face):

@@ -1,7 +1,10 @@
 """The texture cue: colour local binary patterns of the face (Boulkenafet, Komulainen, Hadid 2015). A print or a
 screen shows a face through paper grain, halftone dots, pixels and moiré, and with another colour gamut; the
 histograms of uniform LBP codes in HSV and YCrCb see that. A logistic regression (parameters in texture.npz,
-trained by scripts/train-liveness on the dev sets) turns them into the probability that the face is live."""
+trained by scripts/train-liveness on the dev sets) turns them into the probability that the face is live. A grey
+face (a camera's IR night mode) has no colour to read: its own regression on luminance LBP at two radii
+(texture-grey.npz, fitted on grey copies of the same frames) judges it, never the colour one (whose chroma
+weights alone made every grey face an attack)."""
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,6 +16,11 @@ CROP_SIDE = 64
 CROP_CONTEXTS = (1.0, 2.0)
 """The face as FaceNet sees it, and with its surroundings (where a phone's or a paper's edge shows)."""
 PARAMETERS = Path(__file__).with_name("texture.npz")
+GREY_PARAMETERS = Path(__file__).with_name("texture-grey.npz")
+"""The cue for grey faces (a camera's IR night mode): luminance only, fitted on grey copies of the same frames."""
+GREY_TOLERANCE = 8.0
+"""A picture is grey when its channels differ by less than this on average (|R-G| + |G-B|, of 255): an IR frame
+through an MJPEG codec differs by 4 (its YCbCr rounding), colour scenes of the dev sets by 18-38."""
 
 
 def _uniform_table():
@@ -28,11 +36,17 @@ UNIFORM = _uniform_table()
 BINS = 59
 
 
-def lbp_histogram(channel):
-    """Normalised histogram of the uniform LBP(8,1) codes of one 2-D uint8 channel (59 bins)."""
-    c = channel.astype(np.int16)
-    centre = c[1:-1, 1:-1]
-    neighbours = (c[:-2, :-2], c[:-2, 1:-1], c[:-2, 2:], c[1:-1, 2:], c[2:, 2:], c[2:, 1:-1], c[2:, :-2], c[1:-1, :-2])
+def lbp_histogram(channel, radius=1):
+    """Normalised histogram of the uniform LBP(8, radius) codes of one 2-D uint8 channel (59 bins); the 8
+    neighbours on the square `radius` pixels away."""
+    c, r = channel.astype(np.int16), radius
+    h, w = c.shape
+    centre = c[r:h - r, r:w - r]
+
+    def at(dy, dx):
+        return c[r + dy:h - r + dy, r + dx:w - r + dx]
+
+    neighbours = (at(-r, -r), at(-r, 0), at(-r, r), at(0, r), at(r, r), at(r, 0), at(r, -r), at(0, -r))
     code = np.zeros(centre.shape, np.uint8)
     for bit, neighbour in enumerate(neighbours):
         code |= (neighbour >= centre).astype(np.uint8) << bit
@@ -48,6 +62,26 @@ def crop_features(crop):
     ycrcb = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb)
     channels = [hsv[..., i] for i in range(3)] + [ycrcb[..., i] for i in range(3)]
     return np.sqrt(np.concatenate([lbp_histogram(channel) for channel in channels]))
+
+
+def is_grey(picture):
+    """Whether an RGB crop or frame has no colour to judge (GREY_TOLERANCE): an IR night frame, a monochrome
+    camera. A frame is sampled (every 8th pixel each way)."""
+    c = (picture if picture.size <= 3 * 128 * 128 else picture[::8, ::8]).astype(np.int16)
+    return float(np.abs(c[..., 0] - c[..., 1]).mean() + np.abs(c[..., 1] - c[..., 2]).mean()) < GREY_TOLERANCE
+
+
+def grey_crop_features(crop):
+    """The grey cue's features of one aligned crop: LBP histograms of its luminance at radius 1 and 2."""
+    import cv2
+
+    luminance = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    return np.sqrt(np.concatenate([lbp_histogram(luminance, radius) for radius in (1, 2)]))
+
+
+def grey_features(face_crops):
+    """One grey-cue feature vector from the crops of one face."""
+    return np.concatenate([grey_crop_features(crop) for crop in face_crops])
 
 
 def crops(image, keypoints):
@@ -107,3 +141,18 @@ def fit(vectors, labels, l2=1.0, iterations=50):
 def shipped():
     """The TextureModel shipped with facegate."""
     return TextureModel.load()
+
+
+@lru_cache(maxsize=1)
+def shipped_grey():
+    """The grey faces' TextureModel shipped with facegate."""
+    return TextureModel.load(GREY_PARAMETERS)
+
+
+def live_probability_of_crops(face_crops, frame_is_grey):
+    """The live probability of one face's crops: by the grey cue when the whole frame and the face have no colour
+    (a camera in IR mode), else the colour one. Never by the face alone: a black-and-white print held up in a
+    colour scene must face the colour cue, not choose the weaker one."""
+    if frame_is_grey and is_grey(face_crops[0]):
+        return float(shipped_grey().live_probability(grey_features(face_crops))[0])
+    return float(shipped().live_probability(features(face_crops))[0])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .texture import PARAMETERS, crops, features, fit
+from .texture import PARAMETERS, crops, features, fit, grey_features
 
 TRAINING_SETS = (("replayattack-train", "labels.csv"), ("nuaa-dev", "labels.csv"))
 """(folder under DATA, its table): rows with `file` (a video or a picture) and `label` (live, or an attack kind)."""
@@ -52,35 +52,54 @@ def compressed(image, quality):
     return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def grey(image):
+    """An RGB frame as a camera in IR night mode sends it: its luminance in all three channels."""
+    import cv2
+
+    return np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+
+
 def feature_rows(image, keypoints):
-    """The training rows of one face: its features as recorded, then at each of JPEG_QUALITIES."""
+    """The training rows of one face, (colour rows, grey rows): its features as recorded, then at each of
+    JPEG_QUALITIES; the same of its grey copy for the grey cue."""
     versions = [image] + [compressed(image, quality) for quality in JPEG_QUALITIES]
-    return [features(crops(version, keypoints)) for version in versions]
+    grey_versions = [grey(image)] + [compressed(grey(image), quality) for quality in JPEG_QUALITIES]
+    return ([features(crops(version, keypoints)) for version in versions],
+            [grey_features(crops(version, keypoints)) for version in grey_versions])
 
 
 def training_features(data, model):
-    """(features, labels): rows for each frame whose main face was found, as recorded and at JPEG_QUALITIES (the
-    face found once, on the frame as recorded)."""
-    vectors, labels = [], []
+    """(colour features, grey features, labels): rows for each frame whose main face was found, as recorded and
+    at JPEG_QUALITIES (the face found once, on the frame as recorded), in colour and as a grey copy."""
+    vectors, grey_vectors, labels = [], [], []
     for path, is_live in labelled_files(data):
         for image in frames_of(path):
             faces = model.detect(image)
             if not faces:
                 continue
-            rows = feature_rows(image, faces[0].keypoints)
+            rows, grey_rows = feature_rows(image, faces[0].keypoints)
             vectors.extend(rows)
+            grey_vectors.extend(grey_rows)
             labels.extend([1 if is_live else 0] * len(rows))
-    return np.stack(vectors), np.asarray(labels)
+    return np.stack(vectors), np.stack(grey_vectors), np.asarray(labels)
+
+
+def grey_path(out):
+    """Where the grey cue is saved beside the colour one `out` (texture.npz: texture-grey.npz)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}-grey{out.suffix}")
 
 
 def train(data, out=PARAMETERS, model=None):
-    """Fit the texture cue on the training sets under `data` and save it to `out`; (the model, row count)."""
+    """Fit the texture cues on the training sets under `data` and save them to `out` and grey_path(out); (the
+    colour model, the grey model, row count)."""
     from ..faces.pipeline import load_model
 
-    vectors, labels = training_features(data, model or load_model())
-    texture = fit(vectors, labels, l2=L2)
+    vectors, grey_vectors, labels = training_features(data, model or load_model())
+    texture, grey_texture = fit(vectors, labels, l2=L2), fit(grey_vectors, labels, l2=L2)
     texture.save(out)
-    return texture, len(labels)
+    grey_texture.save(grey_path(out))
+    return texture, grey_texture, len(labels)
 
 
 def main(argv=None):
@@ -89,9 +108,10 @@ def main(argv=None):
         sys.exit("usage: train-liveness DATA_DIR [OUT.npz]   (DATA_DIR holds replayattack-train/ and nuaa-dev/, "
                  "or a labels.csv of its own: file,label)")
     out = Path(argv[1]) if len(argv) > 1 else PARAMETERS
-    texture, rows = train(argv[0], out)
+    texture, grey_texture, rows = train(argv[0], out)
     print(f"{out}: texture cue fitted on {rows} rows ({rows // (1 + len(JPEG_QUALITIES))} frames, each as "
-          f"recorded and at JPEG qualities {', '.join(map(str, JPEG_QUALITIES))}; {len(texture.weights)} features)")
+          f"recorded and at JPEG qualities {', '.join(map(str, JPEG_QUALITIES))}; {len(texture.weights)} features); "
+          f"{grey_path(out)}: the grey cue on their grey copies ({len(grey_texture.weights)} features)")
 
 
 if __name__ == "__main__":
