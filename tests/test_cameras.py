@@ -96,13 +96,17 @@ door = "front door"
 [cameras.back]
 source = "{clip}"
 claim = "alex"
+liveness = false
 """
 
 
 def test_a_config_file_sets_up_each_camera_and_home_assistant_discovers_each(video_db, tmp_path):
     """Two cameras from --config on one broker: each camera's events on TOPIC/NAME, its own discovery configs
-    and availability (a device per camera) retained, and its settings kept apart: `back` only opens for alex (who never comes),
-    `front` for anyone enrolled, logged as "front door"."""
+    and availability (a device per camera) retained, and its settings kept apart: `back` only opens for alex (who
+    never comes), without liveness (said in its summary and heartbeat), `front` for anyone enrolled, logged as
+    "front door"."""
+    from facegate.accesslog import log_of
+
     db = tmp_path / "db"
     shutil.copytree(video_db, db)
     with MqttBroker("site/+") as broker:
@@ -126,6 +130,9 @@ def test_a_config_file_sets_up_each_camera_and_home_assistant_discovers_each(vid
         assert all(c["availability_topic"] == f"site/{camera}/availability" for c in mine.values())
     logged = [json.loads(line) for line in run_facegate("--db", db, "log", "--json").stdout.splitlines()]
     assert {r["door"] for r in logged} == {"front door", "back"}
+    summaries = {line.split()[2]: line for line in result.stderr.splitlines() if line.startswith("facegate: watched ")}
+    assert "liveness was off" in summaries["back"] and "liveness was off" not in summaries["front"]
+    assert {status["camera"]: status["liveness"] for status in log_of(db).doors()} == {"front": True, "back": False}
 
 
 @pytest.mark.parametrize("text, where", [
@@ -133,6 +140,7 @@ def test_a_config_file_sets_up_each_camera_and_home_assistant_discovers_each(vid
     ('[cameras.front]\nsource = "a.mp4"\nfps = "ten"\n', "cameras.front.fps: expected a number above 0, got 'ten'"),
     ('[cameras.front]\nsource = "a.mp4"\nmin_face = 3\n', "cameras.front.min_face: expected a whole number"),
     ('[cameras.front]\nsource = "a.mp4"\nmqtt = "http://x/y"\n', "cameras.front.mqtt: expected an mqtt://"),
+    ('[cameras.front]\nsource = "a.mp4"\nliveness = "off"\n', "cameras.front.liveness: expected true or false"),
     ('[defaults]\nsource = "a.mp4"\n[cameras.front]\nsource = "a.mp4"\n', "defaults.source: unknown key"),
     ('[camera.front]\nsource = "a.mp4"\n', "camera: unknown key"),
     ('[cameras.front]\ndoor = "x"\n', "cameras.front.source: missing"),

@@ -438,3 +438,19 @@ def test_head_requests_never_take_a_live_views_place(service):
         assert views[-1].readline() == b"retry: 1000\n"
     for view in views:
         view.close()
+
+
+def test_serve_require_liveness_refuses_a_verify_that_does_not_ask_for_it(tmp_path):
+    """serve --require-liveness: a door script that forgets &liveness=1 gets 400 saying so, never an answer judged
+    on identity alone; with it the picture is judged (`live` in the answer)."""
+    db = tmp_path / "db"
+    assert run_facegate("--db", db, "enroll", "kian", IMAGES / "kian.jpg").returncode == 0
+    base, process = start_service(db, "--require-liveness")
+    picture = (IMAGES / "kian.jpg").read_bytes()
+    try:
+        status, answer = call(base + "/verify?name=kian", picture)
+        assert status == 400 and "--require-liveness" in answer["error"] and "&liveness=1" in answer["error"]
+        status, answer = call(base + "/verify?name=kian&liveness=1", picture)
+        assert status == 200 and "live" in answer
+    finally:
+        stop_service(process)

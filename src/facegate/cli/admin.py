@@ -72,10 +72,13 @@ def search_index(settings, kind):
 @click.option("--trusted-proxy", default=None, metavar="ADDRESS",
               help="The reverse proxy (terminating TLS) in front of serve: its X-Forwarded-For names the client "
                    "(logged, throttled) and its X-Forwarded-Proto says whether the browser used TLS.")
+@click.option("--require-liveness", "require_liveness", is_flag=True,
+              help="Refuse (400) a /verify that does not ask for liveness (&liveness=1): no door script can "
+                   "forget it.")
 @threshold_option
 @click.pass_obj
 def serve(settings, host, port, max_bytes, token_file, admin_token_file, max_failures, failure_window, lockout,
-          trusted_proxy, threshold):
+          trusted_proxy, require_liveness, threshold):
     """Keep the model and database warm behind an HTTP API for a door camera (see the README).
 
     POST an image to /verify?name=NAME or /identify; GET /health. Answers are the --json records. With an admin
@@ -91,7 +94,7 @@ def serve(settings, host, port, max_bytes, token_file, admin_token_file, max_fai
     resolve_threshold(threshold, database)
     model = settings.model(database)
     model.warm_up()
-    state = WarmState(database.path, model, threshold, settings.access_log(database))
+    state = WarmState(database.path, model, threshold, settings.access_log(database), require_liveness)
     port = DEFAULT_PORT if port is None else port
     warn(f"serving {database.path} ({len(database.name_counts())} people) on http://{host}:{port}", prefix="facegate: ")
     throttle = Throttle(max_failures, failure_window, lockout) if max_failures else None

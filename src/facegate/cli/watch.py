@@ -119,12 +119,13 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
                       for camera in cameras]
             model = settings.model(database)
             live = LiveGallery(database.path, model.name, threshold)
+            judged = [liveness == "on" if camera.liveness is None else camera.liveness for camera in cameras]
             watchers = [Watcher(model, live, camera.source, dispatch, warn, claim=camera.claim,
                                 opens=Cooldown(camera.cooldown).allows, snapshots=camera.snapshots,
-                                liveness=liveness == "on", min_face=camera.min_face, camera=camera.name,
+                                liveness=on, min_face=camera.min_face, camera=camera.name,
                                 heartbeat=Heartbeat(access_log.store, camera.door, camera.name or camera.source,
-                                                    camera.source, warn))
-                        for camera, dispatch in zip(cameras, dispatchers)]
+                                                    camera.source, warn, liveness=on))
+                        for camera, dispatch, on in zip(cameras, dispatchers, judged)]
             try:
                 with _stopped_by_signals(frames):
                     run_cameras(list(zip(frames, watchers)))

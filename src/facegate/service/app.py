@@ -46,8 +46,8 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 class WarmState:
     """The loaded model and the database as last read (a LiveGallery); the model runs one request at a time."""
 
-    def __init__(self, db_path, model, threshold=None, access_log=None):
-        self.model, self.access_log = model, access_log
+    def __init__(self, db_path, model, threshold=None, access_log=None, require_liveness=False):
+        self.model, self.access_log, self.require_liveness = model, access_log, require_liveness
         self.lock = threading.Lock()
         self.live = LiveGallery(db_path, model.name, threshold)
 
@@ -145,6 +145,9 @@ def _route_decisions(app, state, throttle):
         if name is None:
             return failure(400, "missing ?name= (the claimed identity)")
         single, liveness = _flag("require_single_face"), _flag("liveness")
+        if state.require_liveness and not liveness:
+            return failure(400, "this service judges liveness on every verify (serve --require-liveness): add "
+                                "&liveness=1")
         _, gallery, limit = state.current()
         gallery.embeddings_of(name)  # unknown names are refused before the upload is stored
         keys = (("name", name), ("client", request.remote_addr))

@@ -51,6 +51,8 @@ class CameraSpec:
     hook_timeout: float = 10.0
     webhook: str = None
     mqtt: str = None
+    liveness: bool = None
+    """False: this camera decides on identity alone (said in its summary and heartbeat); None: the command line's."""
     mqtt_snapshots: bool = False
     """Publish the frame of each decision to Home Assistant's camera entity (off: no face leaves for the broker)."""
     snapshots: str = None
@@ -83,6 +85,7 @@ CHECKS = {
     "webhook": (_url("http", "https"), "an http:// or https:// URL"),
     "mqtt": (_url("mqtt"), "an mqtt://HOST[:PORT]/TOPIC URL"),
     "mqtt_snapshots": (lambda value: isinstance(value, bool), "true or false"),
+    "liveness": (lambda value: isinstance(value, bool), "true or false"),
     "snapshots": (_text, "a folder"),
 }
 assert set(CHECKS) == {f.name for f in fields(CameraSpec)} - {"name"}

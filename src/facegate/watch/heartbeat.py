@@ -26,9 +26,9 @@ class Heartbeat:
     """Reports one camera of a watch (`door`, `camera`, `source`) to `store` (a LogStore). A beat that cannot be
     written is said once through `warn` and never stops the door."""
 
-    def __init__(self, store, door, camera, source, warn, every=HEARTBEAT_SECONDS):
+    def __init__(self, store, door, camera, source, warn, every=HEARTBEAT_SECONDS, liveness=True):
         self.store, self.warn, self.every = store, warn, every
-        self.status = {"door": door, "camera": camera, "source": shown_source(source),
+        self.status = {"door": door, "camera": camera, "source": shown_source(source), "liveness": liveness,
                        "host": socket.gethostname(), "pid": os.getpid(), "started": _now(), "frames": 0, "fps": None,
                        "last_frame": None, "last_event": None, "state": "watching"}
         self._due, self._counted, self._since, self._warned = 0.0, 0, clock.monotonic(), False
