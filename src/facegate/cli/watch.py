@@ -90,7 +90,7 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
               for camera in cameras]
     cameras = with_doors(cameras, settings.door, default_door())
     if retired:
-        _retire(mqtt, retired, cameras)
+        retire_discovery(mqtt, retired, warn, watched=[camera.name for camera in cameras])
     insecure = _insecure(cameras, insecure_cameras)
 
     database = settings.database()
@@ -137,18 +137,6 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
     for label, watcher in zip(labels, watchers):
         warn(watcher.summary.line(label))
     return EXIT_OK
-
-
-def _retire(mqtt, names, cameras):
-    """--retire-discovery with cameras to watch: never one of them (its device would vanish while it runs)."""
-    from ..watch.cameras import slug
-    from ..watch.sinks import retire_discovery
-
-    watched = {slug(camera.name) for camera in cameras}
-    for name in names:
-        if slug(name) in watched:
-            raise FacegateError(f"--retire-discovery {name}: this watch runs that camera")
-    retire_discovery(mqtt, names, warn)
 
 
 def _insecure(cameras, names):

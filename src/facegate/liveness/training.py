@@ -63,7 +63,8 @@ def feature_rows(image, keypoints):
     """The training rows of one face, (colour rows, grey rows): its features as recorded, then at each of
     JPEG_QUALITIES; the same of its grey copy for the grey cue."""
     versions = [image] + [compressed(image, quality) for quality in JPEG_QUALITIES]
-    grey_versions = [grey(image)] + [compressed(grey(image), quality) for quality in JPEG_QUALITIES]
+    grey_image = grey(image)
+    grey_versions = [grey_image] + [compressed(grey_image, quality) for quality in JPEG_QUALITIES]
     return ([features(crops(version, keypoints)) for version in versions],
             [grey_features(crops(version, keypoints)) for version in grey_versions])
 

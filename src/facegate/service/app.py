@@ -61,14 +61,12 @@ class WarmState:
             self.access_log.record(command, "throttled", caller=request.remote_addr, **fields)
 
 
-def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), throttle=None, trusted_proxy=None,
-               host="127.0.0.1"):
-    """The Flask app of the API over `state` (a WarmState), served on `host`: who may call is auth.py's, what is
-    answered here."""
+def create_app(state, max_upload_bytes=MAX_UPLOAD_BYTES, tokens=Tokens(), throttle=None, trusted_proxy=None):
+    """The Flask app of the API over `state` (a WarmState): who may call is auth.py's, what is answered here."""
     app = Flask("facegate")
     app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
 
-    _authorise_requests(app, tokens, trusted_proxy, host)
+    _authorise_requests(app, tokens, trusted_proxy)
     _answer_errors(app, max_upload_bytes)
     _route_decisions(app, state, throttle)
     _route_administration(app, state)
@@ -81,12 +79,12 @@ def failure(status, message):
     return jsonify({"error": message}), status
 
 
-def _authorise_requests(app, tokens, trusted_proxy, host):
+def _authorise_requests(app, tokens, trusted_proxy):
     @app.before_request
     def authorise():
         refused = refusal_of_forwarding(request.headers, trusted_proxy)
         if refused is None and tokens.verify is None:  # open to the local user: to loopback names only
-            refused = refusal_of_host(request.host, host)
+            refused = refusal_of_host(request.host)
         if refused is not None:
             return failure(400, refused)
         if is_console_path(request.path):
@@ -284,7 +282,7 @@ def serve(state, host, port, max_upload_bytes=MAX_UPLOAD_BYTES, threads=4, token
     # refuses such a request (refusal_of_forwarding) instead of taking every client of a proxy for one.
     proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
              "trusted_proxy_count": 1} if trusted_proxy else {"clear_untrusted_proxy_headers": False}
-    waitress.serve(create_app(state, max_upload_bytes, tokens, throttle, trusted_proxy, host), host=host, port=port,
+    waitress.serve(create_app(state, max_upload_bytes, tokens, throttle, trusted_proxy), host=host, port=port,
                    threads=threads,
                    **proxy,
                    # Flask answers 413 in JSON first; waitress's cap (with room for multipart framing) guards

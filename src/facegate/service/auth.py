@@ -56,11 +56,11 @@ def check_exposure(host, tokens, trusted_proxy=None):
                             "token (--token-file FILE or FACEGATE_TOKEN), and --admin-token-file for the console")
 
 
-def refusal_of_host(host_header, served_host):
-    """A message refusing a request whose Host is not a name this loopback service answers to (a DNS-rebinding
-    page names its own), or None. Only for a service without a verify token: one open to the local user."""
+def refusal_of_host(host_header):
+    """A message refusing a request whose Host is not a loopback name (a DNS-rebinding page names its own), or
+    None. Only for a service without a verify token: one open to the local user, so listening on loopback."""
     host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
-    if is_loopback(host) or host.strip("[]").lower() == served_host.lower():
+    if is_loopback(host):
         return None
     return f"Host {host_header!r} is not this service's: without a token it answers to loopback names only"
 

@@ -128,7 +128,7 @@ class Webhook:
 
 
 def mqtt_client(url):
-    """(paho client with the URL's user and password, "HOST:PORT", TOPIC) of an --mqtt URL; one line naming the
+    """(paho client with the URL's user and password, host, port, TOPIC) of an --mqtt URL; one line naming the
     URL (without its password) when it is not one."""
     from .credentials import shown_source
 
@@ -144,35 +144,41 @@ def mqtt_client(url):
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"facegate-{os.getpid()}-{next(_CLIENTS)}")
     if parts.username:
         client.username_pw_set(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
-    return client, f"{parts.hostname}:{parts.port or 1883}", base
+    return client, parts.hostname, parts.port or 1883, base
 
 
 _CLIENTS = itertools.count(1)
 
 
-def retire_discovery(url, names, warn, timeout=10.0):
+def retire_discovery(url, names, warn, watched=(), timeout=10.0):
     """--retire-discovery: clear the retained discovery configs and availability of the cameras `names` under the
-    --mqtt URL's TOPIC, so that Home Assistant removes their devices. One line per camera retired; one error line
-    when the broker cannot be reached in `timeout` seconds."""
-    from .cameras import slugs_of
+    --mqtt URL's TOPIC, so that Home Assistant removes their devices; never one of the `watched` cameras (its
+    device would vanish while it runs). One line per camera retired; one error line when the broker cannot be
+    reached in `timeout` seconds."""
+    from .cameras import slug, slugs_of
     from .homeassistant import CameraTopics, retired_topics
 
-    client, where, base = mqtt_client(url)
-    host, port = where.rsplit(":", 1)
+    running = {slug(name) for name in watched}
+    for name in names:
+        if slug(name) in running:
+            raise FacegateError(f"--retire-discovery {name}: this watch runs that camera")
+    client, host, port, base = mqtt_client(url)
+    where = f"{host}:{port}"
     try:
-        client.connect(host, int(port), keepalive=int(timeout) + 5)
+        client.connect(host, port, keepalive=int(timeout) + 5)
     except OSError as exc:
         raise FacegateError(f"--mqtt {where}: cannot retire cameras: {exc.strerror or exc}") from None
     client.loop_start()
     try:
-        for name, slug in slugs_of(names, "--retire-discovery").items():
-            sent = [client.publish(topic, "", qos=1, retain=True) for topic in retired_topics(CameraTopics(base, slug))]
+        for name, camera_id in slugs_of(names, "--retire-discovery").items():
+            topics = retired_topics(CameraTopics(base, camera_id))
+            sent = [client.publish(topic, "", qos=1, retain=True) for topic in topics]
             for info in sent:
                 info.wait_for_publish(timeout)
             if not all(info.is_published() for info in sent):
                 raise FacegateError(f"--mqtt {where}: cannot retire {name!r}: the broker did not take it in "
                                     f"{timeout:g} s")
-            warn(f"retired {name!r} from Home Assistant ({base}/{slug})")
+            warn(f"retired {name!r} from Home Assistant ({base}/{camera_id})")
     finally:
         client.disconnect()
         client.loop_stop()
@@ -189,7 +195,8 @@ class MqttPublisher(Sink):
     def __init__(self, url, warn, camera="door", slug="door", snapshots=False):
         from .homeassistant import CameraTopics
 
-        self.client, self.where, base = mqtt_client(url)
+        self.client, host, port, base = mqtt_client(url)
+        self.where = f"{host}:{port}"
         self.camera, self.snapshots, self.warn = camera, snapshots, warn
         self.topics = CameraTopics(base, slug)
         self._closed = False
@@ -198,8 +205,7 @@ class MqttPublisher(Sink):
         self.client.on_connect_fail = self._unreachable
         self.client.max_queued_messages_set(QUEUE_LIMIT)  # a broker that is down does not make memory grow
         self.client.reconnect_delay_set(1, 30)
-        host, port = self.where.rsplit(":", 1)
-        self.client.connect_async(host, int(port))
+        self.client.connect_async(host, port)
         self._pending = []
         self._refused = self._dropping = False
         """Said once per outage: a refused connection (retried every few seconds), events dropped."""
