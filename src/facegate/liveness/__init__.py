@@ -39,14 +39,15 @@ class Verdict:
     cues: tuple = ()
 
 
-def live_probability(image, face):
+def live_probability(image, face, cue=None):
     """The texture cue's probability that one detected face (with landmarks) in an RGB array is live; None when
-    its landmarks cannot be aligned (degenerate: the face cannot be judged, which never counts as live)."""
+    its landmarks cannot be aligned (degenerate: the face cannot be judged, which never counts as live). `cue`:
+    the camera's (profiles.cue_for; None: the shipped one)."""
     try:
         face_crops = texture.crops(image, face.keypoints)
     except (ValueError, KeyError, np.linalg.LinAlgError):
         return None
-    return texture.live_probability_of_crops(face_crops, texture.is_grey(image))
+    return texture.live_probability_of_crops(face_crops, texture.is_grey(image), cue)
 
 
 def judgeable(face):
@@ -54,12 +55,12 @@ def judgeable(face):
     return min(face.box[2:]) >= MIN_TEXTURE_SIDE
 
 
-def judge_still(image, face):
+def judge_still(image, face, cue=None):
     """The Verdict on one picture's face: live or attack; (Verdict, probability). A face too small to judge
     gets live None (cue 'too-small', probability None): not an attack, but nothing to open on either."""
     if not judgeable(face):
         return Verdict(None, ("too-small",)), None
-    probability = live_probability(image, face)
+    probability = live_probability(image, face, cue)
     if probability is None:
         return Verdict(None, ("unjudgeable",)), None
     live = probability >= STILL_LIVE_FROM
@@ -69,7 +70,9 @@ def judge_still(image, face):
 class Evidence:
     """The liveness evidence of one visit, gathered frame by frame."""
 
-    def __init__(self):
+    def __init__(self, cue=None):
+        self.cue = cue
+        """The camera's texture cue (profiles.cue_for; None: the shipped one)."""
         self.attack_run = self.live_frames = self.flat_pairs = 0
         self.attack_seen = False
         self._reference = None
@@ -78,7 +81,7 @@ class Evidence:
     def add(self, image, face, time, grey=None):
         """One frame of the visit's face; `grey` (the frame in grey, shared by its faces) enables the motion cue."""
         due = self._judged_at is None or time - self._judged_at >= TEXTURE_INTERVAL
-        probability = live_probability(image, face) if due and judgeable(face) else None
+        probability = live_probability(image, face, self.cue) if due and judgeable(face) else None
         if probability is not None:  # (None: not due, too small, or landmarks that cannot be aligned)
             self._judged_at = time
             self.attack_run = self.attack_run + 1 if probability < ATTACK_BELOW else 0

@@ -114,23 +114,37 @@ class TextureModel:
             return cls(stored["mean"], stored["scale"], stored["weights"], stored["bias"])
 
 
-def fit(vectors, labels, l2=1.0, iterations=50):
-    """A TextureModel fitted by Newton's method (L2-regularised logistic regression); labels 1 = live."""
+def fit(vectors, labels, l2=1.0, iterations=50, prior=None):
+    """A TextureModel fitted by Newton's method (L2-regularised logistic regression); labels 1 = live. With a
+    `prior` TextureModel (a camera's profile fitted on its own frames) the features keep the prior's
+    standardisation and the weights are pulled towards the prior's instead of towards zero: few frames of one
+    camera move the cue only as far as they show it must go."""
     x = np.asarray(vectors, np.float64)
     y = np.asarray(labels, np.float64)
-    mean, scale = x.mean(0), x.std(0) + 1e-6
+    mean, scale = (prior.mean, prior.scale) if prior is not None else (x.mean(0), x.std(0) + 1e-6)
     z = (x - mean) / scale
     z1 = np.hstack([z, np.ones((len(z), 1))])
     # classes weighted equally, so that the many attack frames do not make live the rare class
     sample = np.where(y == 1, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1)) * len(y)
-    w = np.zeros(z1.shape[1])
-    penalty = np.full(z1.shape[1], l2)
-    penalty[-1] = 0.0
+    centre = np.zeros(z1.shape[1]) if prior is None else np.r_[prior.weights, prior.bias]
+    w = centre.copy()
+    penalty = np.full(z1.shape[1], float(l2))
+    penalty[-1] = 0.0 if prior is None else 1e-3  # (a prior can saturate every frame: keep the bias solvable)
+    def objective(w):
+        margin = z1 @ w
+        loss = np.logaddexp(0, margin) - y * margin
+        return float(sample @ loss + 0.5 * (penalty * (w - centre) ** 2).sum())
+
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(z1 @ w, -50, 50)))
-        gradient = z1.T @ (sample * (p - y)) + penalty * w
+        gradient = z1.T @ (sample * (p - y)) + penalty * (w - centre)
         hessian = (z1 * (sample * p * (1 - p))[:, None]).T @ z1 + np.diag(penalty)
         step = np.linalg.solve(hessian, gradient)
+        if prior is not None:  # from a prior's saturated start a full Newton step can overshoot: halve it until
+            before, length = objective(w), 1.0  # the objective goes down
+            while length > 1e-4 and objective(w - length * step) > before:
+                length /= 2
+            step = length * step
         w -= step
         if np.abs(step).max() < 1e-8:
             break
@@ -149,10 +163,13 @@ def shipped_grey():
     return TextureModel.load(GREY_PARAMETERS)
 
 
-def live_probability_of_crops(face_crops, frame_is_grey):
+def live_probability_of_crops(face_crops, frame_is_grey, cue=None):
     """The live probability of one face's crops: by the grey cue when the whole frame and the face have no colour
     (a camera in IR mode), else the colour one. Never by the face alone: a black-and-white print held up in a
-    colour scene must face the colour cue, not choose the weaker one."""
+    colour scene must face the colour cue, not choose the weaker one. `cue`: a camera's (profiles.Cue; None: the
+    shipped one)."""
     if frame_is_grey and is_grey(face_crops[0]):
-        return float(shipped_grey().live_probability(grey_features(face_crops))[0])
-    return float(shipped().live_probability(features(face_crops))[0])
+        model = cue.grey if cue is not None else shipped_grey()
+        return float(model.live_probability(grey_features(face_crops))[0])
+    model = cue.colour if cue is not None else shipped()
+    return float(model.live_probability(features(face_crops))[0])
