@@ -119,11 +119,13 @@ class Database:
     """Enrolled people and their embeddings; rows of `embeddings` match `entries` one to one. Made directly, it
     holds its rows in memory (an export's contents, a new folder database); Database.load reads one."""
 
-    def __init__(self, path, model=None, threshold=None, entries=(), embeddings=None):
+    def __init__(self, path, model=None, threshold=None, entries=(), embeddings=None, liveness_profiles=None):
         self.path = database_location(path)
         self.model = model
         self.threshold = threshold
         self.entries = list(entries)
+        self.liveness_profiles = dict(liveness_profiles or {})
+        """{camera name: liveness.profiles.Profile}: each camera's own liveness cue (liveness calibrate)."""
         size = MODELS[model].embedding_size if model else 0
         self.embeddings = np.zeros((0, size), np.float32) if embeddings is None else embeddings
         self.new_thumbnails = {}
@@ -229,6 +231,7 @@ class Database:
         """Take `other`'s people (an imported database): in place of ours with `replace`, else beside them.
 
         Merging keeps our threshold unless we have none."""
+        self._absorb_profiles(other, replace)
         if replace:
             self.model, self.threshold = other.model, other.threshold
             self.entries, self.embeddings = list(other.entries), other.embeddings.copy()
@@ -243,12 +246,47 @@ class Database:
     def set_threshold(self, value):
         self.threshold = None if value is None else check_threshold(value)
 
+    def set_liveness_profile(self, profile):
+        """Keep a camera's liveness Profile (in place of one of the same name)."""
+        self.liveness_profiles = {**self.liveness_profiles, profile.name: profile}
+
+    def remove_liveness_profile(self, name):
+        if name not in self.liveness_profiles:
+            raise DatabaseError(f"{self.path}: no liveness profile named {name!r}")
+        self.liveness_profiles = {k: v for k, v in self.liveness_profiles.items() if k != name}
+
+    def liveness_cue(self, camera=None):
+        """The liveness Cue `camera` is judged by: its profile, else the `default` one, else the shipped cue."""
+        from ..liveness.profiles import cue_for
+
+        return cue_for(self.liveness_profiles, camera)
+
+    def _absorb_profiles(self, other, replace):
+        """An import's liveness profiles: in place of ours with `replace`, else those we do not have."""
+        kept = {} if replace else self.liveness_profiles
+        self.liveness_profiles = {**other.liveness_profiles, **kept}
+
 
 def thumbnail_key(vector):
     """Which thumbnail goes with an embedding: the start of the sha256 of its float32 bytes."""
     import hashlib
 
     return hashlib.sha256(np.asarray(vector, np.float32).tobytes()).hexdigest()[:24]
+
+
+def validated_profiles(where, record):
+    """{name: Profile} of a record's `liveness_profiles` ({name: stored profile}; none when absent)."""
+    from ..liveness.profiles import Profile
+
+    stored = record.get("liveness_profiles") or {}
+    if not isinstance(stored, dict):
+        raise DatabaseError(f"{where}: damaged database (liveness_profiles is not a mapping)")
+    return {name: Profile.from_record(name, value, where) for name, value in stored.items()}
+
+
+def profile_records(profiles):
+    """{name: stored profile} of {name: Profile}, as a database or an export holds them."""
+    return {name: profile.to_record() for name, profile in sorted(profiles.items())}
 
 
 def validated(where, record, embeddings):

@@ -1,6 +1,6 @@
 """Export (backup) and import of a database of either kind: one portable file, a JSON header line naming the
 format, its version and the sha256 of the body, then the body, a JSON document with the same fields as a folder
-database's index and the embeddings as base64 of little-endian float32."""
+database's index (the cameras' liveness profiles included) and the embeddings as base64 of little-endian float32."""
 import hashlib
 import json
 from dataclasses import asdict
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import DatabaseError
 from ..files import vectors_from_text, vectors_to_text, write_atomically
-from .base import Database, validated
+from .base import Database, profile_records, validated, validated_profiles
 from .folder import MAX_INDEX_BYTES
 
 EXPORT_FORMAT = "facegate-export"
@@ -24,6 +24,7 @@ def export_database(database, target):
         "threshold": database.threshold,
         "entries": [asdict(entry) for entry in database.entries],
         "embeddings": vectors_to_text(database.embeddings),
+        "liveness_profiles": profile_records(database.liveness_profiles),
     }
     body_bytes = json.dumps(body, ensure_ascii=False).encode("utf-8")
     header = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "sha256": hashlib.sha256(body_bytes).hexdigest()}
@@ -63,4 +64,4 @@ def read_export(source):
         raise DatabaseError(f"{source}: damaged export ({exc})") from None
     if not isinstance(size, int) or len(values) != rows * size:
         raise DatabaseError(f"{source}: damaged export ({4 * len(values)} bytes of embeddings for {rows} entries)")
-    return Database(source, *validated(source, body, values.reshape(rows, size)))
+    return Database(source, *validated(source, body, values.reshape(rows, size)), validated_profiles(source, body))

@@ -1,6 +1,7 @@
 """The enrollment database as a folder (the embedded default): a JSON index and an NPZ of unit embeddings.
 
-    <db>/facegate.json        schema version, model, embedding size, threshold, one entry per embedding
+    <db>/facegate.json        schema version, model, embedding size, threshold, one entry per embedding, the
+                              cameras' liveness profiles (liveness/profiles.py)
     <db>/vectors-<hash>.npz   'embeddings': float32 (entries, embedding size); named by its sha256
     <db>/thumbnails/<key>.jpg a small face crop of an enrolled photo, named by its embedding (base.thumbnail_key)
 
@@ -21,7 +22,8 @@ import numpy as np
 
 from ..errors import DatabaseError
 from ..files import write_atomically
-from .base import SCHEMA_VERSION, STORES, Database, Store, thumbnail_key, validated
+from .base import (SCHEMA_VERSION, STORES, Database, Store, profile_records, thumbnail_key, validated,
+                   validated_profiles)
 from .gallery import Gallery
 
 FORMAT = "facegate-db"
@@ -105,6 +107,7 @@ class FolderStore(Store):
             "threshold": database.threshold,
             "vectors": {"file": vectors_name, "sha256": digest},
             "entries": [asdict(entry) for entry in database.entries],
+            "liveness_profiles": profile_records(database.liveness_profiles),
         }
         text = json.dumps(index, indent=1, ensure_ascii=False) + "\n"
         thumbnails = database.path / THUMBNAILS
@@ -168,7 +171,7 @@ def _from_index(path, index):
     if not isinstance(vectors_file, str) or Path(vectors_file).name != vectors_file:
         raise DatabaseError(f"{where}: invalid vectors file name {vectors_file!r}")
     embeddings = _read_vectors(path / vectors_file, vectors_sha)
-    return Database(path, *validated(where, index, embeddings))
+    return Database(path, *validated(where, index, embeddings), validated_profiles(where, index))
 
 
 def _read_vectors(vectors_path, expected_sha):

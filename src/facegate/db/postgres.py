@@ -3,6 +3,8 @@
     facegate_meta        one row: schema_version, model, embedding_size, threshold, version (one more per commit)
     facegate_embeddings  one row per enrolled photo: name, source, enrolled_at, embedding (pgvector `vector`),
                          thumbnail (a small JPEG face crop; the column is added on first use to older databases)
+    facegate_liveness_profiles  one row per camera with a liveness profile: name, profile (jsonb, as a folder's
+                         index holds it; the table is made on first use in older databases)
 
 `--db postgresql://USER:PASSWORD@HOST:PORT/DBNAME` (or FACEGATE_DB) selects it; every command works as on a
 folder database. A commit is one SQL transaction under an advisory lock: it writes the changes (inserts the rows
@@ -17,7 +19,7 @@ import numpy as np
 
 from ..errors import DatabaseError, UnknownIdentityError
 from ..networks.models import MODELS
-from .base import STORES, Database, Store, check_name, validated
+from .base import STORES, Database, Store, check_name, validated, validated_profiles
 from .connection import LOCK_KEY, connected, reading
 from .location import PgLocation
 from .search import ServerGallery, hnsw_size, set_hnsw
@@ -111,6 +113,21 @@ class PostgresDatabase(Database):
         self._changes = []  # not yet committed, in order
         self._rewrite = False  # rows were set wholesale: the commit writes them all
         self._connection = None  # the transaction's, while in one
+        self._profiles = None  # {name: Profile}, read when first asked for, with the changes applied
+        self._profile_changes = []  # (name, Profile or None: removed), not yet committed
+
+    @property
+    def liveness_profiles(self):
+        if self._profiles is None:
+            self._profiles = self._query(lambda connection: _read_profiles(connection, self.path), kept=True)
+        return dict(self._profiles)
+
+    @liveness_profiles.setter
+    def liveness_profiles(self, value):
+        current = self.liveness_profiles
+        self._profile_changes += [(name, None) for name in current.keys() - value.keys()]
+        self._profile_changes += [(name, profile) for name, profile in value.items() if current.get(name) is not profile]
+        self._profiles = dict(value)
 
     def _query(self, read, kept=False):
         """read(connection): in the open transaction, else on a connection of its own (or the process's kept
@@ -191,6 +208,7 @@ class PostgresDatabase(Database):
         self._change(("rename", old, new))
 
     def absorb(self, other, replace=False):
+        self._absorb_profiles(other, replace)
         if replace:
             self.model, self.threshold = other.model, other.threshold
             self._change(("clear",))
@@ -211,7 +229,9 @@ class PostgresDatabase(Database):
         changes = [("clear",), ("add", *self._rows)] if self._rewrite else self._changes
         for change in changes:
             _write_change(connection, change)
-        self._changes, self._rewrite = [], False
+        if self._profile_changes:
+            _write_profiles(connection, self._profile_changes)
+        self._changes, self._rewrite, self._profile_changes = [], False, []
 
 
 def _read(connection, location):
@@ -296,3 +316,25 @@ def _add_thumbnail_column(connection):
         connection.execute("ALTER TABLE facegate_embeddings ADD COLUMN IF NOT EXISTS thumbnail bytea")
 
 
+PROFILES_TABLE = "CREATE TABLE IF NOT EXISTS facegate_liveness_profiles (name text PRIMARY KEY, profile jsonb NOT NULL)"
+
+
+def _read_profiles(connection, location):
+    """{name: Profile} of the database's liveness profiles, validated as a folder's are."""
+    if not connection.execute("SELECT to_regclass('facegate_liveness_profiles') IS NOT NULL").fetchone()[0]:
+        return {}
+    rows = connection.execute("SELECT name, profile FROM facegate_liveness_profiles ORDER BY name").fetchall()
+    return validated_profiles(location, {"liveness_profiles": dict(rows)})
+
+
+def _write_profiles(connection, changes):
+    """Keep or remove liveness profiles (under the writers' advisory lock, which the commit holds)."""
+    from psycopg.types.json import Jsonb
+
+    connection.execute(PROFILES_TABLE)
+    for name, profile in changes:
+        if profile is None:
+            connection.execute("DELETE FROM facegate_liveness_profiles WHERE name = %s", (name,))
+        else:
+            connection.execute("INSERT INTO facegate_liveness_profiles (name, profile) VALUES (%s, %s) ON CONFLICT "
+                               "(name) DO UPDATE SET profile = EXCLUDED.profile", (name, Jsonb(profile.to_record())))
