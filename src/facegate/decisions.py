@@ -14,11 +14,12 @@ def face_crop(pixels, box):
 
 
 def verify_picture(path, name, gallery, model, threshold, access_log=None, require_single_face=False,
-                   liveness=False, **extra):
+                   liveness=False, cue=None, **extra):
     """(dist, door_open, face_count, face, live): the picture's main face against exactly `name`, logged as
     `verify` (LogError under --require-log before the answer is given). With `liveness`, the face is judged by
     the single-frame cue (liveness.judge_still): only a face judged live opens; one judged an attack is logged
-    as `spoof`, one too small to judge (live None) as `no-match`. live is None when not judged. `extra` goes into the record (e.g. the caller)."""
+    as `spoof`, one too small to judge (live None) as `no-match`; by `cue`, the camera's (a liveness profile's;
+    None: the shipped cue). live is None when not judged. `extra` goes into the record (e.g. the caller)."""
     wants_crop = access_log is not None and access_log.faces
     gallery.embeddings_of(name)  # an unknown name is refused before the picture is decoded
     pixels = _pixels_of(path)  # decoded once, for the face, its liveness and its crop
@@ -28,9 +29,12 @@ def verify_picture(path, name, gallery, model, threshold, access_log=None, requi
     if liveness:
         from .liveness import judge_still
 
-        verdict, probability = judge_still(pixels, face)
+        from .liveness.profiles import shipped_cue
+
+        cue = cue or shipped_cue()
+        verdict, probability = judge_still(pixels, face, cue)
         live = verdict.live
-        judged = {"live": live, "cues": list(verdict.cues),
+        judged = {"live": live, "cues": list(verdict.cues), "liveness_profile": cue.name,
                   "live_probability": None if probability is None else round(probability, 4)}
     door_open = door_open and (not liveness or live is True)
     decision = "spoof" if live is False else "match" if door_open else "no-match"

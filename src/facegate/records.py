@@ -23,13 +23,15 @@ def image_record(result, matches, model_name=None):
     return {**record, "model": model_name} if model_name else record
 
 
-def verify_record(path, identity, distance, door_open, threshold, face_count, live=None, liveness=False):
+def verify_record(path, identity, distance, door_open, threshold, face_count, live=None, liveness=False,
+                  profile=None):
     """verify: the claimed identity, the distance of the main face to it, and the decision; with `liveness`,
-    also whether the face was judged live."""
+    also whether the face was judged live, and by which liveness profile (`profile`; 'shipped': none)."""
     record = {"path": str(path), "identity": identity, "distance": rounded(distance), "match": door_open,
               "threshold": threshold, "faces": face_count}
     if liveness:
         record["live"] = live
+        record["liveness_profile"] = profile
     return record
 
 

@@ -8,6 +8,7 @@
     watch.py     watch
     log.py       log, log prune
     admin.py     threshold, index, serve, fetch
+    liveness.py  liveness calibrate, list, show, remove (each camera's liveness profile)
     evaluate.py  evaluate pairs, evaluate gallery, calibrate
 
 A new command goes into the module of its group (or a new module imported here), decorated with @cli.command().
@@ -19,7 +20,7 @@ import sys
 import click
 
 from ..errors import FacegateError
-from . import admin, decide, evaluate, log, people, scan, watch  # noqa: F401 - each adds its commands to cli
+from . import admin, decide, evaluate, liveness, log, people, scan, watch  # noqa: F401 - each adds its commands
 from .app import cli
 from .common import _LOADED_MODELS, EXIT_ERROR, EXIT_OK, warn  # noqa: F401 - _LOADED_MODELS: tests share models
 

@@ -106,8 +106,8 @@ def warn(message, prefix="facegate: "):
 class Progress:
     """'scanning 12/300 (4%)' kept on the last line of a terminal's stderr, cleared before each result line."""
 
-    def __init__(self, total):
-        self.total, self.done = total, 0
+    def __init__(self, total, doing="scanning"):
+        self.total, self.done, self.doing = total, 0, doing
         self.active = sys.stderr.isatty()
 
     def __enter__(self):
@@ -130,5 +130,5 @@ class Progress:
     def _draw(self):
         if self.active:
             percent = 100 * self.done // max(self.total, 1)
-            sys.stderr.write(f"\r\x1b[Kscanning {self.done}/{self.total} ({percent}%)")
+            sys.stderr.write(f"\r\x1b[K{self.doing} {self.done}/{self.total} ({percent}%)")
             sys.stderr.flush()

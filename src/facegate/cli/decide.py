@@ -21,9 +21,12 @@ from .common import (EXIT_NO, EXIT_OK, PATH, annotate_option, emit, face_lines, 
               help="Also judge whether the picture shows a live face (not a photo, a print or a screen): only "
                    "a face judged live can match (one under 48 px cannot be judged). A single picture proves less "
                    "than a camera's visit.")
+@click.option("--camera", metavar="NAME", default=None,
+              help="With --liveness: judge by camera NAME's liveness profile (else the `default` profile, else "
+                   "the shipped cue; see `liveness calibrate`).")
 @json_option
 @click.pass_obj
-def verify(settings, image, name, threshold, require_single_face, liveness, as_json):
+def verify(settings, image, name, threshold, require_single_face, liveness, camera, as_json):
     """Is the person in IMAGE the enrolled NAME? Decides on the main face.
 
     In a picture of several faces the main face is the largest or, among faces about as large (box side
@@ -35,12 +38,15 @@ def verify(settings, image, name, threshold, require_single_face, liveness, as_j
     limit = resolve_threshold(threshold, database)
     gallery = Gallery.of(database)
     gallery.embeddings_of(name)  # unknown names and unusable files fail before the model loads
+    if camera is not None and not liveness:
+        raise click.UsageError("--camera names the liveness profile: it goes with --liveness")
     check_image(image)
+    cue = database.liveness_cue(camera) if liveness else None
     distance, door_open, face_count, _, live = verify_picture(image, name, gallery, settings.model(database), limit,
                                                               settings.access_log(database), require_single_face,
-                                                              liveness)
+                                                              liveness, cue)
     if as_json:
-        emit(verify_record(image, name, distance, door_open, limit, face_count, live, liveness))
+        emit(verify_record(image, name, distance, door_open, limit, face_count, live, liveness, cue and cue.name))
     else:
         verdict = "MATCH, door opens" if door_open else "NO MATCH, door stays closed"
         if live is False:

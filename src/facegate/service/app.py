@@ -2,7 +2,8 @@
 
     GET  /health                  {"status": "ok", "model", "people", "threshold"}
     POST /verify?name=NAME        body: the image file  -> the `facegate verify --json` record
-                                  (&liveness=1: judged live or not, as `verify --liveness`)
+                                  (&liveness=1: judged live or not, as `verify --liveness`;
+                                  &camera=NAME: by that camera's liveness profile, as `verify --camera`)
     POST /identify                body: the image file  -> the `facegate identify --json` record
     GET  /people                  (admin) {"people": [{"name", "photos"}]}
     GET  /log?since=&name=&door=&decision=&limit=   (admin) {"records": [...], "total"}
@@ -146,8 +147,9 @@ def _route_decisions(app, state, throttle):
         if state.require_liveness and not liveness:
             return failure(400, "this service judges liveness on every verify (serve --require-liveness): add "
                                 "&liveness=1")
-        _, gallery, limit = state.current()
+        database, gallery, limit = state.current()
         gallery.embeddings_of(name)  # unknown names are refused before the upload is stored
+        cue = database.liveness_cue(request.args.get("camera")) if liveness else None
         keys = (("name", name), ("client", request.remote_addr))
         wait = throttle.refusal(*keys) if throttle is not None else 0
         if wait > 0:
@@ -158,11 +160,12 @@ def _route_decisions(app, state, throttle):
             return response, status
         with _uploaded_image() as path, state.lock:
             distance, door_open, face_count, _, live = verify_picture(path, name, gallery, state.model, limit,
-                                                                      state.access_log, single, liveness,
+                                                                      state.access_log, single, liveness, cue,
                                                                       caller=request.remote_addr)
         if throttle is not None:
             throttle.succeeded(keys[0]) if door_open else throttle.failed(*keys)
-        return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count, live, liveness))
+        return jsonify(verify_record(_upload_name(), name, distance, door_open, limit, face_count, live, liveness,
+                                     cue and cue.name))
 
     @app.post("/identify")
     def identify():

@@ -15,8 +15,10 @@ from .credentials import shown_source
 from .events import event_record
 from ..faces.quality import measure
 from ..liveness import Evidence
+from ..liveness.profiles import SHIPPED
 from ..liveness.motion import grey_of
 from .gate import MotionGate
+from .refusals import RefusedVisits
 from .tracking import Tracker
 from .visits import MIN_EVIDENCE_SIDE, Visit
 
@@ -42,6 +44,8 @@ class Summary:
     liveness: bool = True
     failed: int = 0
     """Frames whose processing failed (said on stderr, the camera's alone: the others go on)."""
+    liveness_warning: str = None
+    """refusals.RefusedVisits' warning as the watch ended: liveness refuses too many recognised visits."""
 
     def line(self, camera):
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.events.items())) or "no events"
@@ -49,6 +53,8 @@ class Summary:
         warning = "" if self.liveness else "; liveness was off: a photo or a screen could open the door"
         idle = f" ({self.undetected} without motion, not detected)" if self.undetected else ""
         failed = f", {self.failed} failed" if self.failed else ""
+        if self.liveness_warning:
+            warning += f"; {self.liveness_warning.split(': ', 1)[1]}"
         return (f"watched {camera}: {self.frames} frame(s){idle}{failed} in {self.seconds:.1f} s ({rate:.1f}/s), "
                 f"{self.tracks} face track(s), {counts}{warning}")
 
@@ -75,6 +81,9 @@ class Watcher:
         self._claim_missing = self._database_failing = False
         self._threshold = None
         self._failures_said = set()
+        self._cue = None
+        """The liveness cue new visits are judged by (the camera's profile; _judge_by)."""
+        self.refusals = RefusedVisits()
 
     def process_safely(self, frame):
         """process(frame), a failure of which is this camera's alone: counted, said once per kind of failure
@@ -111,7 +120,7 @@ class Watcher:
         tracks, ended = self.tracker.update([face.box for face in faces], frame.time)
         for track in tracks:
             if track.visit is None:
-                track.visit = Visit(frame.time, Evidence() if self.liveness else None)
+                track.visit = Visit(frame.time, Evidence(self._cue) if self.liveness else None)
                 self.summary.tracks += 1
         evidence = [(face, track) for face, track in zip(faces, tracks)
                     if track.visit.wants_evidence(frame.time) and min(face.box[2:]) >= self.min_face]
@@ -163,10 +172,21 @@ class Watcher:
         if self.heartbeat is not None:
             self.heartbeat.stop()
 
+    def _judge_by(self, cue):
+        """New visits are judged by `cue` (the camera's liveness profile, as the database has it now); a profile
+        taken up (or given up) is said."""
+        if (self._cue.name if self._cue else SHIPPED) != cue.name:
+            profile = "the liveness cue shipped with facegate" if cue.name == SHIPPED else \
+                f"liveness profile {cue.name!r}"
+            self.warn(f"{self.camera or self.source_name}: liveness judged by {profile}")
+        self._cue = cue
+
     def _gallery(self):
         """(gallery, threshold) as the database is now; (None, last threshold) while it cannot be read."""
         try:
-            _, gallery, self._threshold = self.live.current()
+            database, gallery, self._threshold = self.live.current()
+            if self.liveness:
+                self._judge_by(database.liveness_cue(self.camera))
         except DatabaseError as exc:
             if not self._database_failing:
                 self.warn(f"{exc}: no decisions until the database can be read again")
@@ -205,6 +225,8 @@ class Watcher:
 
     def _send(self, record, frame, tracks):
         self.summary.events[record["event"]] += 1
+        if self.liveness:
+            self._read_liveness(record)
         if self.heartbeat is not None:
             self.heartbeat.event(record)
         if self.snapshots and frame is not None:
@@ -213,6 +235,18 @@ class Watcher:
             except FacegateError as exc:  # a full disk must not stop the door
                 self.warn(str(exc))
         self.emit(record, frame)
+
+    def _read_liveness(self, record):
+        """Count the recognised visits liveness refused (refusals.py); say it when their share becomes too high."""
+        self.refusals.event(record)
+        if record["event"] != "left":
+            return
+        warning = self.refusals.warning(record["time"], self.camera)
+        if warning and not self.summary.liveness_warning:
+            self.warn(warning)
+        self.summary.liveness_warning = warning
+        if self.heartbeat is not None:
+            self.heartbeat.liveness_read(*self.refusals.counts(record["time"]), warning)
 
     def _snapshot(self, record, frame, tracks):
         faces = []
