@@ -56,6 +56,14 @@ class Heartbeat:
                                      "time": record.get("wall_time")}
         self._write()  # news: told at once, not at the next beat
 
+    def liveness_read(self, refused, visits, warning):
+        """How the camera's liveness reads (refusals.py): `refused` of `visits` recognised by face, and the warning
+        (None: none)."""
+        reading = {"refused": refused, "visits": visits, "warning": warning}
+        if self.status.get("liveness_refused") != reading:
+            self.status["liveness_refused"] = reading
+            self._write()
+
     def failed(self, reason):
         """The camera's frames fail (the watch goes on with the others): said in its status at once."""
         self.status["error"] = reason
