@@ -65,7 +65,7 @@ def test_a_live_clip_opens_for_its_person_once_judged_live(pad_db):
 
 def test_a_door_cameras_mjpeg_codec_does_not_hold_a_live_face_back(video_db, tmp_path):
     """The dev clip letterboxed to 640x480 and written as MJPEG by FFmpeg (what a VGA door camera sends), every
-    frame watched: Miranda's close-up (from 2.74 s) is judged live and matched within 0.3 s of the clip's clock.
+    frame watched: Miranda's close-up (from 2.74 s) is judged live and matched within 0.7 s of the clip's clock.
     A texture cue fitted without JPEG-compressed training frames took his frames for prints until 3.44 s."""
     import cv2
 
@@ -81,7 +81,7 @@ def test_a_door_cameras_mjpeg_codec_does_not_hold_a_live_face_back(video_db, tmp
     events, _ = watch(video_db, vga)
     matches = [e for e in events if e["event"] == "match"]
     assert [(e["identity"], e["live"], e["opens"]) for e in matches] == [("lin", True, True)]
-    assert 2.74 <= matches[0]["time"] < 3.04, matches[0]
+    assert 2.74 <= matches[0]["time"] < 3.44, matches[0]  # CONFIRM_SECONDS (0.5 s) after the first live frame
 
 
 def approaching(clip, target, scales=(0.45,) * 6 + (0.6, 0.8)):

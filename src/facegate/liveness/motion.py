@@ -13,7 +13,10 @@ import numpy as np
 MOTION_INTERVAL = 0.3
 """Seconds between the two frames of a comparison: at a camera's 10-30 frames/s, motion needs time to show."""
 MIN_FACE_MOTION = 0.02
-"""The face must have moved this share of its box side (median corner displacement) for the pair to count."""
+"""The face must have moved this share of its box side (median corner displacement) for the pair to count ..."""
+MIN_MOTION_PIXELS = 4.0
+"""... and at least this many pixels: twice FIT_PIXELS, or a small face's sub-pixel jitter (a still person, a
+codec's noise) would land every ring corner within the fit and read as one flat plane."""
 FOLLOWING_SHARE = 0.9
 """A pair is flat when this share of the ring's corners lands where the face's homography puts them."""
 FIT_PIXELS = 2.0
@@ -90,7 +93,7 @@ def moves_flat(reference, grey):
     if face_before is None:
         return None
     motion = float(np.median(np.linalg.norm((face_after - face_before).reshape(-1, 2), axis=1)))
-    if motion < MIN_FACE_MOTION * w:
+    if motion < max(MIN_FACE_MOTION * w, MIN_MOTION_PIXELS):
         return None
     homography, _ = cv2.findHomography(face_before, face_after, cv2.RANSAC, FIT_PIXELS)
     ring_before, ring_after = _follow(before, after, _corners(before, box, True))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..matching import nearest, nearest_people, verify_encoding
+from ..matching import distance_to_enrolled, nearest, nearest_people, verify_encoding
 
 MIN_AGREEING_FRAMES = 3
 """Frames (of the template's) whose nearest person must be the one the template matches."""
@@ -79,7 +79,7 @@ class Visit:
         """A new Decision when there is one to announce (None when nothing changed: see the module docstring)."""
         if not self.embeddings or not self.wants_evidence(time):
             return None
-        verdict = self.liveness.verdict() if self.liveness is not None else None
+        verdict = self.liveness.verdict(lambda key: False) if self.liveness is not None else None
         denied = verdict is not None and verdict.live is False
         if len(self.embeddings) < MIN_AGREEING_FRAMES and not denied:
             return None
@@ -90,6 +90,8 @@ class Visit:
         else:
             distance, opens = verify_encoding(template, claim, gallery, threshold)
             identity = claim if opens else None
+        if verdict is not None and not denied and identity is not None:
+            verdict = self.liveness.verdict(self._frames_of(identity, gallery, threshold))
         live, cues = (verdict.live, verdict.cues) if verdict is not None else (None, ())
         if denied:
             return self._announce("spoof", identity, distance, len(frames), live, cues, time)
@@ -106,6 +108,13 @@ class Visit:
         if self.decision is None and waited >= (LIVENESS_SECONDS if matches else UNKNOWN_AFTER_SECONDS):
             return self._announce("unknown", None, distance, len(frames), live, cues, time)
         return None
+
+    def _frames_of(self, identity, gallery, threshold):
+        """key -> whether the visit's frame `key` (an index into its embeddings) shows `identity`: the liveness
+        that confirms a visit must be the liveness of the face that makes its identity."""
+        enrolled = gallery.embeddings_of(identity)
+        return lambda key: 0 <= key < len(self.embeddings) and \
+            distance_to_enrolled(self.embeddings[key], enrolled) < threshold
 
     def _announce(self, event, identity, distance, frames, live, cues, time):
         self._announced_at = time

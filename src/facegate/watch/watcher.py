@@ -131,7 +131,7 @@ class Watcher:
             for (face, track), embedding in zip(evidence, embeddings):
                 track.visit.add(embedding, measure(frame.image, face).score())
                 if track.visit.liveness is not None:
-                    track.visit.liveness.add(frame.image, face, frame.time, grey)
+                    track.visit.liveness.add(frame.image, face, frame.time, grey, len(track.visit.embeddings) - 1)
                 decision = track.visit.decide(gallery, threshold, frame.time, self.claim)
                 if decision is not None:
                     decided.append((track, decision, threshold))
