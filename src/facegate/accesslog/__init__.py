@@ -97,10 +97,20 @@ def parse_since(text):
 
 
 def prune(db_path, older_than):
-    """Drop the records (and face crops) older than `older_than` (a timedelta); how many records were dropped."""
-    return log_of(db_path).delete_older(datetime.now(timezone.utc) - older_than)
+    """Drop the records (and face crops) older than `older_than` (a timedelta); how many records were dropped
+    (said in the audit trail)."""
+    from ..audit import record
+
+    dropped = log_of(db_path).delete_older(datetime.now(timezone.utc) - older_than)
+    record(db_path, "log prune", None, older_than_days=older_than.total_seconds() / 86400, records=dropped)
+    return dropped
 
 
 def purge_person(db_path, name):
-    """Drop every record that names `name`, claimed or identified (remove --purge-log); how many."""
-    return log_of(db_path).purge(name)
+    """Drop every record that names `name`, claimed or identified (remove --purge-log); how many (said in the
+    audit trail)."""
+    from ..audit import record
+
+    purged = log_of(db_path).purge(name)
+    record(db_path, "log purge", name, records=purged)
+    return purged

@@ -126,6 +126,8 @@ class Database:
         self.entries = list(entries)
         self.liveness_profiles = dict(liveness_profiles or {})
         """{camera name: liveness.profiles.Profile}: each camera's own liveness cue (liveness calibrate)."""
+        self.actions = []
+        """The audit entries of the changes made since the last commit (written by a transaction's commit)."""
         size = MODELS[model].embedding_size if model else 0
         self.embeddings = np.zeros((0, size), np.float32) if embeddings is None else embeddings
         self.new_thumbnails = {}
@@ -179,6 +181,20 @@ class Database:
         entries, embeddings = self._new_rows(name, embeddings, sources, model_name)
         self._keep_thumbnails(embeddings, thumbnails)
         self._append(entries, embeddings, model_name)
+        self._note_enrolled(name, entries)
+
+    def _note(self, action, target=None, **details):
+        """Keep the audit entry of a change (audit.entry: who and when are taken now)."""
+        from ..audit import entry
+
+        self.actions.append(entry(action, target, **details))
+
+    def _note_enrolled(self, name, entries):
+        self._note("enroll", name, photos=len(entries), sources=[entry.source for entry in entries])
+
+    def _note_absorbed(self, other, replace):
+        self._note("import", None, source=str(other.path), people=len(other.name_counts()), photos=len(other),
+                   replace=replace, liveness_profiles=sorted(other.liveness_profiles))
 
     def _keep_thumbnails(self, embeddings, thumbnails):
         for vector, jpeg in zip(embeddings, thumbnails or ()):
@@ -216,6 +232,7 @@ class Database:
             raise UnknownIdentityError(name)
         self.entries = [self.entries[i] for i in keep]
         self.embeddings = self.embeddings[keep]
+        self._note("remove", name, photos=removed)
         return removed
 
     def rename(self, old, new):
@@ -226,12 +243,14 @@ class Database:
         if new in self.row_names:
             raise DatabaseError(f"{new!r} is already enrolled")
         self.entries = [replace(entry, name=new) if entry.name == old else entry for entry in self.entries]
+        self._note("rename", old, to=new)
 
     def absorb(self, other, replace=False):
         """Take `other`'s people (an imported database): in place of ours with `replace`, else beside them.
 
         Merging keeps our threshold unless we have none."""
         self._absorb_profiles(other, replace)
+        self._note_absorbed(other, replace)
         if replace:
             self.model, self.threshold = other.model, other.threshold
             self.entries, self.embeddings = list(other.entries), other.embeddings.copy()
@@ -244,16 +263,20 @@ class Database:
             self.threshold = other.threshold
 
     def set_threshold(self, value):
-        self.threshold = None if value is None else check_threshold(value)
+        before, self.threshold = self.threshold, None if value is None else check_threshold(value)
+        self._note("threshold", None, before=before, after=self.threshold)
 
     def set_liveness_profile(self, profile):
         """Keep a camera's liveness Profile (in place of one of the same name)."""
         self.liveness_profiles = {**self.liveness_profiles, profile.name: profile}
+        self._note("liveness calibrate", profile.name, fitted_at=profile.fitted_at,
+                   cross_validated=profile.figures.get("cross_validated"))
 
     def remove_liveness_profile(self, name):
         if name not in self.liveness_profiles:
             raise DatabaseError(f"{self.path}: no liveness profile named {name!r}")
         self.liveness_profiles = {k: v for k, v in self.liveness_profiles.items() if k != name}
+        self._note("liveness remove", name)
 
     def liveness_cue(self, camera=None):
         """The liveness Cue `camera` is judged by: its profile, else the `default` one, else the shipped cue."""

@@ -65,9 +65,25 @@ class FolderStore(Store):
             with FileLock(str(path / LOCK_NAME), timeout=LOCK_TIMEOUT_S):
                 database = self.load(path)
                 yield database
-                self.save(database)
+                self._save_audited(database)
         except Timeout:
             raise DatabaseError(f"{path}: locked by another facegate process for {LOCK_TIMEOUT_S} s") from None
+
+    def _save_audited(self, database):
+        """Commit with the audit records of its changes: the records first (no change without its record), and
+        a `not committed` record after them should the commit fail."""
+        from ..audit import entry
+        from ..audit.folder import FolderTrail
+
+        trail, actions = FolderTrail(database.path), database.actions
+        trail.append(actions, locked=True)
+        try:
+            self.save(database)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                trail.append([entry("not committed", None, actions=[a["action"] for a in actions])], locked=True)
+            raise
+        database.actions = []
 
     def change_stamp(self, path):
         try:

@@ -23,6 +23,7 @@ from .base import STORES, Database, Store, check_name, validated, validated_prof
 from .connection import LOCK_KEY, connected, reading
 from .location import PgLocation
 from .search import ServerGallery, hnsw_size, set_hnsw
+from ..audit.table import append_in
 
 
 class PostgresStore(Store):
@@ -113,6 +114,7 @@ class PostgresDatabase(Database):
         self._changes = []  # not yet committed, in order
         self._rewrite = False  # rows were set wholesale: the commit writes them all
         self._connection = None  # the transaction's, while in one
+        self.actions = []  # audit entries of the changes (see Database.actions)
         self._profiles = None  # {name: Profile}, read when first asked for, with the changes applied
         self._profile_changes = []  # (name, Profile or None: removed), not yet committed
 
@@ -190,12 +192,14 @@ class PostgresDatabase(Database):
         entries, embeddings = self._new_rows(name, embeddings, sources, model_name)
         self.model = self.model or model_name
         self._change(("add", entries, embeddings, list(thumbnails or [None] * len(entries))))
+        self._note_enrolled(name, entries)
 
     def remove(self, name):
         removed = self.name_counts().get(name, 0)
         if not removed:
             raise UnknownIdentityError(name)
         self._change(("remove", name))
+        self._note("remove", name, photos=removed)
         return removed
 
     def rename(self, old, new):
@@ -206,9 +210,11 @@ class PostgresDatabase(Database):
         if new in counts:
             raise DatabaseError(f"{new!r} is already enrolled")
         self._change(("rename", old, new))
+        self._note("rename", old, to=new)
 
     def absorb(self, other, replace=False):
         self._absorb_profiles(other, replace)
+        self._note_absorbed(other, replace)
         if replace:
             self.model, self.threshold = other.model, other.threshold
             self._change(("clear",))
@@ -231,7 +237,8 @@ class PostgresDatabase(Database):
             _write_change(connection, change)
         if self._profile_changes:
             _write_profiles(connection, self._profile_changes)
-        self._changes, self._rewrite, self._profile_changes = [], False, []
+        append_in(connection, self.actions)  # the audit record, in the same SQL transaction as the change
+        self._changes, self._rewrite, self._profile_changes, self.actions = [], False, [], []
 
 
 def _read(connection, location):

@@ -25,9 +25,10 @@ import contextlib
 import os
 import threading
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 
 from ..accesslog import LogError, parse_since
+from ..audit import begin_acting, end_acting
 from ..db import check_name, transaction
 from ..decisions import identify_faces, verify_picture
 from ..enrollment import add_person, enroll_photos
@@ -38,7 +39,8 @@ from ..files import private_files
 from ..matching import LiveGallery
 from ..records import image_record, verify_record
 from ..console import is_console_path, register_console
-from .auth import Tokens, check_exposure, refusal_of, refusal_of_forwarding, refusal_of_host
+from .auth import (Tokens, bearer_of, check_exposure, refusal_of, refusal_of_forwarding, refusal_of_host,
+                   token_matches)
 
 DEFAULT_PORT = 8080
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -81,6 +83,11 @@ def failure(status, message):
 
 
 def _authorise_requests(app, tokens, trusted_proxy):
+    @app.teardown_request
+    def forget_caller(_exc=None):
+        if g.get("acting") is not None:
+            end_acting(g.pop("acting"))
+
     @app.before_request
     def authorise():
         refused = refusal_of_forwarding(request.headers, trusted_proxy)
@@ -92,6 +99,8 @@ def _authorise_requests(app, tokens, trusted_proxy):
             return None  # the console checks its callers itself (a session cookie or the admin token)
         refusal = refusal_of(tokens, request.path, request.headers.get("Authorization", ""))
         if refusal is None:
+            g.acting = begin_acting(_token_kind(tokens, request.headers.get("Authorization", "")),
+                                    request.remote_addr)
             return None
         status, message = refusal
         if status == 401:
@@ -99,6 +108,16 @@ def _authorise_requests(app, tokens, trusted_proxy):
             response.headers["WWW-Authenticate"] = 'Bearer realm="facegate"'
             return response, status
         return failure(status, message)
+
+
+def _token_kind(tokens, authorization):
+    """Who a request acts as, for the audit trail: the kind of token it presented."""
+    presented = bearer_of(authorization)
+    if tokens.admin is not None and token_matches(presented, tokens.admin):
+        return "admin token"
+    if tokens.verify is not None and token_matches(presented, tokens.verify):
+        return "verify token"
+    return "no token (loopback service)"
 
 
 def _answer_errors(app, max_upload_bytes):
