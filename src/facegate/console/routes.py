@@ -11,7 +11,7 @@ from flask import (Blueprint, Response, abort, current_app, g, redirect, render_
                    stream_with_context, url_for)
 
 from ..accesslog import DECISIONS, LogError, log_of, parse_since, purge_person
-from ..audit import begin_acting, check, end_acting, record, session_name, trail_of
+from .. import audit
 from ..db import check_name, transaction
 from ..enrollment import add_person, enroll_photos
 from ..errors import DatabaseError, FacegateError
@@ -37,7 +37,7 @@ def who_is_calling():
     if desk().tokens.admin is None and desk().tokens.verify is not None:
         abort(404)  # administration is off
     g.csrf, g.admin = None, False
-    g.acting = begin_acting("console (not logged in)", request.remote_addr)  # ended by the app's teardown
+    g.acting = audit.begin_acting("console (not logged in)", request.remote_addr)  # ended by the app's teardown
     if desk().tokens.admin is None:  # no token at all: loopback only, the local user (as the API)
         g.admin, g.csrf = True, desk().open_csrf
         _acting_as("console (no token: loopback service)")
@@ -49,7 +49,7 @@ def who_is_calling():
     csrf = desk().sessions.csrf_of(request.cookies.get(SESSION_COOKIE))
     if csrf is not None:
         g.admin, g.csrf = True, csrf
-        _acting_as(session_name(request.cookies.get(SESSION_COOKIE)))
+        _acting_as(audit.session_name(request.cookies.get(SESSION_COOKIE)))
     elif request.endpoint not in OPEN_ENDPOINTS:  # every other page is the admin's
         if request.method == "GET" and "text/html" in request.headers.get("Accept", "text/html"):
             return redirect(url_for("console.login"))
@@ -59,8 +59,8 @@ def who_is_calling():
 
 def _acting_as(who):
     """The request's changes are audited as made by `who` from its client."""
-    end_acting(g.pop("acting"))
-    g.acting = begin_acting(who, request.remote_addr)
+    audit.end_acting(g.pop("acting"))
+    g.acting = audit.begin_acting(who, request.remote_addr)
 
 
 @console.before_request
@@ -109,13 +109,13 @@ def login():
     if not token_matches(presented, desk().tokens.admin):
         if desk().throttle is not None:
             desk().throttle.failed(*keys)
-        record(desk().state.live.db_path, "console login failed",
+        audit.record(desk().state.live.db_path, "console login failed",
                reason="the verify token" if token_matches(presented, desk().tokens.verify) else "a wrong token")
         if token_matches(presented, desk().tokens.verify):
             return _page("login.html", status=403, message="this token verifies faces; it cannot open the console")
         return _page("login.html", status=401, message="not the admin token")
     session, _ = desk().sessions.open()
-    record(desk().state.live.db_path, "console login", session=session_name(session))
+    audit.record(desk().state.live.db_path, "console login", session=audit.session_name(session))
     response = redirect(url_for("console.access_log"))
     response.set_cookie(SESSION_COOKIE, session, max_age=SESSION_SECONDS, httponly=True, samesite="Strict",
                         secure=request.is_secure, path="/")
@@ -345,8 +345,8 @@ def _people_page(errors=(), notes=(), status=200):
 @console.get("/console/audit")
 def audit_trail():
     """The audit trail, newest first, and whether its hash chain holds."""
-    records = trail_of(desk().state.live.db_path).read()
-    intact, problem = check(records)
+    records = audit.trail_of(desk().state.live.db_path).read()
+    intact, problem = audit.check(records)
     shown = [r for r in reversed(records) if isinstance(r, dict)][:PAGE_SIZE * 4]
     return _page("audit.html", records=shown, total=len(records), intact=intact, problem=problem,
                  head=records[intact - 1]["hash"] if intact else None)
