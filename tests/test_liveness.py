@@ -111,7 +111,7 @@ def test_verify_with_liveness_refuses_a_printed_photo_and_accepts_a_live_picture
                         "--json")
     assert live.returncode == 0 and json.loads(live.stdout) | {"distance": 0} == \
         {"path": str(LIVE_STILL), "identity": PERSON, "distance": 0, "match": True, "threshold": 0.7, "faces": 1,
-         "live": True}
+         "live": True, "liveness_profile": "shipped"}
     readable = run_facegate("--db", pad_db, "verify", PRINT_STILL, PERSON, "--liveness")
     assert readable.returncode == 1 and "SPOOF" in readable.stdout
     # without --liveness the printed photo is accepted: the cue is what refuses it (and the JSON has no "live")

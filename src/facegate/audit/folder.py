@@ -1,5 +1,7 @@
 """A folder database's audit trail: DB/audit.jsonl, one sealed record per line, appended (and flushed to disk)
-under the database's own lock, so that records are sealed in the order their changes were committed."""
+under the database's own lock, so that records are sealed in the order their changes were committed. A commit
+appends its records first and takes them back (undo) if it then fails: no change without its record, and a
+failed command leaves the folder byte for byte as it was."""
 import contextlib
 import json
 import os
@@ -19,12 +21,14 @@ class FolderTrail:
         self.path = self.where / TRAIL_NAME
 
     def append(self, records, locked=False):
-        """Seal and append `records`; `locked`: the caller holds the database's lock (a commit)."""
-        if not records:
-            return
+        """Seal and append `records`; `locked`: the caller holds the database's lock (a commit). The mark to undo
+        it with: the trail's size before (None: there was none)."""
         from filelock import FileLock
 
         lock = contextlib.nullcontext() if locked else FileLock(str(self.where / LOCK_NAME), timeout=LOCK_TIMEOUT_S)
+        mark = self.path.stat().st_size if self.path.exists() else None
+        if not records:
+            return mark
         try:
             with lock:
                 sealed = seal(records, self._head())
@@ -34,7 +38,17 @@ class FolderTrail:
                     handle.flush()
                     os.fsync(handle.fileno())
         except OSError as exc:
+            self.undo(mark)
             raise DatabaseError(f"{self.path}: cannot append to the audit trail ({exc.strerror or exc})") from None
+        return mark
+
+    def undo(self, mark):
+        """Take back what was appended since `mark` (append's): the trail as it was."""
+        with contextlib.suppress(OSError):
+            if mark is None:
+                self.path.unlink(missing_ok=True)
+            else:
+                os.truncate(self.path, mark)
 
     def exists(self):
         """Whether there is a database folder to keep a trail in."""

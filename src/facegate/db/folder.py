@@ -70,18 +70,16 @@ class FolderStore(Store):
             raise DatabaseError(f"{path}: locked by another facegate process for {LOCK_TIMEOUT_S} s") from None
 
     def _save_audited(self, database):
-        """Commit with the audit records of its changes: the records first (no change without its record), and
-        a `not committed` record after them should the commit fail."""
-        from ..audit import entry
+        """Commit with the audit records of its changes: the records first (no change without its record), taken
+        back should the commit fail (a failed command leaves the folder as it was)."""
         from ..audit.folder import FolderTrail
 
-        trail, actions = FolderTrail(database.path), database.actions
-        trail.append(actions, locked=True)
+        trail = FolderTrail(database.path)
+        mark = trail.append(database.actions, locked=True)
         try:
             self.save(database)
         except BaseException:
-            with contextlib.suppress(Exception):
-                trail.append([entry("not committed", None, actions=[a["action"] for a in actions])], locked=True)
+            trail.undo(mark)
             raise
         database.actions = []
 

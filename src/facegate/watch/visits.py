@@ -79,7 +79,8 @@ class Visit:
         """A new Decision when there is one to announce (None when nothing changed: see the module docstring)."""
         if not self.embeddings or not self.wants_evidence(time):
             return None
-        verdict = self.liveness.verdict(lambda key: False) if self.liveness is not None else None
+        # the DENY cues alone first (no frame confirms before the identity is known)
+        verdict = self.liveness.verdict(belongs=lambda key: False) if self.liveness is not None else None
         denied = verdict is not None and verdict.live is False
         if len(self.embeddings) < MIN_AGREEING_FRAMES and not denied:
             return None
