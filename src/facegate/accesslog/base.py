@@ -85,6 +85,11 @@ class LogStore:
         """Drop every record that names `name`, claimed or identified; how many."""
         raise NotImplementedError
 
+    def drop_faces_older(self, cutoff):
+        """Delete the face crops of the records older than the aware datetime `cutoff`, keeping the records (they
+        then show no face); how many crops."""
+        raise NotImplementedError
+
 
 def matches_filters(entry, moment, since, name, door, decision):
     """Whether a record passes read()'s filters (`moment`: its time as a datetime)."""

@@ -149,13 +149,16 @@ class FolderLog(LogStore):
     def purge(self, name):
         return self._rewrite_all(lambda entry: name in (entry.get("identity"), entry.get("claim")))
 
-    def _rewrite_all(self, drop):
+    def drop_faces_older(self, cutoff):
+        return self._rewrite_all(lambda entry: entry.get("face") and _older(entry, cutoff), keep_record=True)
+
+    def _rewrite_all(self, drop, keep_record=False):
         folder = log_folder(self.location)
         if not folder.is_dir():
             return 0
         try:
             with _locked(folder):
-                return sum(_rewrite(path, drop, folder) for path in log_files(self.location))
+                return sum(_rewrite(path, drop, folder, keep_record) for path in log_files(self.location))
         except OSError as exc:
             raise LogError(f"{folder}: cannot rewrite the access log ({exc.strerror or exc})") from None
 
@@ -246,8 +249,9 @@ def _older(entry, cutoff):
         return False
 
 
-def _rewrite(path, drop, folder):
-    """Rewrite one log file without the records `drop(entry)` selects (and their face crops); how many."""
+def _rewrite(path, drop, folder, keep_record=False):
+    """Rewrite one log file without the records `drop(entry)` selects and their face crops (with `keep_record`:
+    only their crops); how many."""
     kept, removed = [], 0
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
         try:
@@ -258,6 +262,8 @@ def _rewrite(path, drop, folder):
             removed += 1
             if entry.get("face"):
                 (folder / entry["face"]).unlink(missing_ok=True)
+            if keep_record:
+                kept.append(json.dumps({**entry, "face": None}, ensure_ascii=False) + "\n")
         else:
             kept.append(line)
     if removed:

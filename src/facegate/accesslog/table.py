@@ -114,6 +114,11 @@ class TableLog(LogStore):
     def purge(self, name):
         return self._delete("identity = %s OR claim = %s", (name, name))
 
+    def drop_faces_older(self, cutoff):
+        with connected(self.location) as connection:
+            return connection.execute("UPDATE facegate_access_log SET face = NULL WHERE time < %s AND face IS NOT "
+                                      "NULL", (cutoff,)).rowcount
+
     def _delete(self, condition, values):
         with connected(self.location) as connection:
             return connection.execute(f"DELETE FROM facegate_access_log WHERE {condition}", values).rowcount

@@ -84,6 +84,7 @@ def serve(settings, host, port, max_bytes, token_file, admin_token_file, max_fai
     POST an image to /verify?name=NAME or /identify; GET /health. Answers are the --json records. With an admin
     token, GET /people, POST /people/NAME (photos) and DELETE /people/NAME administer the enrolled people, and
     the web console at / shows people, the access log, unknown visitors and the doors to whoever logs in with it."""
+    from ..retention import Keeper
     from ..service.app import DEFAULT_PORT, MAX_UPLOAD_BYTES, WarmState
     from ..service.auth import Throttle, Tokens, check_exposure, read_token
     from ..service.app import serve as run_service
@@ -98,8 +99,12 @@ def serve(settings, host, port, max_bytes, token_file, admin_token_file, max_fai
     port = DEFAULT_PORT if port is None else port
     warn(f"serving {database.path} ({len(database.name_counts())} people) on http://{host}:{port}", prefix="facegate: ")
     throttle = Throttle(max_failures, failure_window, lockout) if max_failures else None
-    run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES, tokens=tokens, throttle=throttle,
-                trusted_proxy=trusted_proxy)
+    keeper = Keeper(lambda: state.current()[0], warn).start()  # the database's retention, applied as it runs
+    try:
+        run_service(state, host, port, max_bytes or MAX_UPLOAD_BYTES, tokens=tokens, throttle=throttle,
+                    trusted_proxy=trusted_proxy)
+    finally:
+        keeper.stop()
     return EXIT_OK
 
 

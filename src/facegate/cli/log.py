@@ -1,4 +1,5 @@
-"""log: the access log read back (filters, --stats, CSV or JSON), and pruned."""
+"""log: the access log read back (filters, --stats, CSV or JSON), and pruned; retention: how long faces, records and
+snapshots are kept."""
 import csv
 import sys
 
@@ -62,12 +63,59 @@ def access_log(ctx, since, name, door_name, decision, stats, as_json, as_csv):
 
 
 @access_log.command(name="prune")
-@click.option("--older-than", "older_than", required=True, metavar="AGE", help="e.g. 90d, 12h, 30m.")
+@click.option("--older-than", "older_than", default=None, metavar="AGE",
+              help="e.g. 90d, 12h, 30m; without it, the database's retention setting (facegate retention).")
 @click.pass_obj
 def access_log_prune(settings, older_than):
-    """Drop the access-log records (and face crops) older than AGE."""
+    """Drop the access-log records (and face crops) older than AGE, or what the retention setting says is due."""
     from ..accesslog import parse_age, prune
+    from ..audit import record
+    from ..retention import apply
 
-    dropped = prune(settings.database().path, parse_age(older_than))
-    click.echo(f"{dropped} access-log record(s) older than {older_than} dropped")
+    database = settings.database()
+    if older_than is not None:
+        dropped = prune(database.path, parse_age(older_than))
+        click.echo(f"{dropped} access-log record(s) older than {older_than} dropped")
+        return EXIT_OK
+    done = apply(database.path, database.retention)
+    record(database.path, "log prune", None, retention=database.retention.to_record(), **done)
+    click.echo(f"retention ({'; '.join(database.retention.lines())}): {done['log']} access-log record(s) and "
+               f"{done['faces']} face crop(s) dropped")
+    return EXIT_OK
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def retention(ctx):
+    """How long this database keeps its doors' faces, its access log and watch's snapshots (applied by serve and
+    watch as they run, and by `log prune`)."""
+    if ctx.invoked_subcommand is None:
+        for line in ctx.obj.database().retention.lines():
+            say(line)
+
+
+@retention.command(name="set")
+@click.option("--faces", default=None, metavar="AGE", help="Face crops of the access log (and unknown "
+                                                           "visitors' faces), e.g. 30d; 'none': no limit.")
+@click.option("--log", "log_age", default=None, metavar="AGE", help="Access-log records, e.g. 365d.")
+@click.option("--snapshots", default=None, metavar="AGE", help="watch --snapshots pictures, e.g. 7d.")
+@click.pass_obj
+def retention_set(settings, faces, log_age, snapshots):
+    """Set one or more limits (the others stay as they are)."""
+    from dataclasses import replace
+
+    from ..accesslog import parse_age
+    from ..db import transaction
+
+    given = {kind: value for kind, value in (("faces", faces), ("log", log_age), ("snapshots", snapshots))
+             if value is not None}
+    if not given:
+        raise click.UsageError("give --faces, --log or --snapshots (an age such as 30d, or 'none')")
+    days = {kind: None if value == "none" else parse_age(value).total_seconds() / 86400
+            for kind, value in given.items()}
+    with transaction(settings.db_path) as database:
+        database.set_retention(replace(database.retention, **days))
+        kept = database.retention
+    for line in kept.lines():
+        say(line)
     return EXIT_OK

@@ -65,6 +65,7 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
 
     from ..accesslog import default_door
     from ..matching import LiveGallery
+    from ..retention import Keeper
     from ..watch.cameras import CameraSpec, from_arguments, from_file, with_doors
     from ..watch.credentials import shown_source
     from ..watch.events import Cooldown, Dispatcher
@@ -126,11 +127,14 @@ def watch(settings, sources, config, claim, fps, realtime, min_face, threshold, 
                                 heartbeat=Heartbeat(access_log.store, camera.door, camera.name or camera.source,
                                                     camera.source, warn, liveness=on))
                         for camera, dispatch, on in zip(cameras, dispatchers, judged)]
+            keeper = Keeper(lambda: live.current()[0], warn, [c.snapshots for c in cameras if c.snapshots]).start()
             try:
                 with _stopped_by_signals(frames):
                     run_cameras(list(zip(frames, watchers)))
             except KeyboardInterrupt:
                 pass
+            finally:
+                keeper.stop()
     finally:
         for dispatch in dispatchers:
             dispatch.close()

@@ -198,7 +198,8 @@ def access_log():
                                 filters["door"] or None, filters["decision"] or None)
     pages = max(1, -(-total // PAGE_SIZE))
     return _page("log.html", records=[_shown(store, record) for record in shown], total=total,
-                 page=min(page, pages), pages=pages, filters=filters, decisions=DECISIONS)
+                 page=min(page, pages), pages=pages, filters=filters, decisions=DECISIONS,
+                 retention=desk().state.current()[0].retention.lines())
 
 
 @console.get("/console/days")

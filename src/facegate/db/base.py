@@ -50,6 +50,10 @@ class Store:
         or from an import, which carries none)."""
         return None
 
+    def thumbnails(self, database, name):
+        """(Entry, JPEG bytes or None) of each of `name`'s enrolled embeddings."""
+        return [(entry, None) for entry in database.entries if entry.name == name]
+
     def search_index(self, location, kind=None):
         """Set (kind 'exact' or 'hnsw') and say how identify searches: 'exact' or 'hnsw'."""
         raise DatabaseError(f"{location}: a folder database always searches exactly; indexes are for "
@@ -128,6 +132,10 @@ class Database:
         """{camera name: liveness.profiles.Profile}: each camera's own liveness cue (liveness calibrate)."""
         self.actions = []
         """The audit entries of the changes made since the last commit (written by a transaction's commit)."""
+        from ..retention import Retention
+
+        self.retention = Retention()
+        """How long the doors' faces, the access log and snapshots are kept (retention.py)."""
         size = MODELS[model].embedding_size if model else 0
         self.embeddings = np.zeros((0, size), np.float32) if embeddings is None else embeddings
         self.new_thumbnails = {}
@@ -205,6 +213,10 @@ class Database:
         """A JPEG face crop of `name` (from one of their enrolled photos), or None."""
         return store_of(self.path)[0].thumbnail(self, name)
 
+    def thumbnails(self, name):
+        """(Entry, JPEG bytes or None) of each of `name`'s enrolled embeddings (a person's data on request)."""
+        return store_of(self.path)[0].thumbnails(self, name)
+
     def _new_rows(self, name, embeddings, sources, model_name):
         """(entries, embeddings) to enroll for `name`, checked against the database's model."""
         check_name(name)
@@ -277,6 +289,11 @@ class Database:
             raise DatabaseError(f"{self.path}: no liveness profile named {name!r}")
         self.liveness_profiles = {k: v for k, v in self.liveness_profiles.items() if k != name}
         self._note("liveness remove", name)
+
+    def set_retention(self, retention):
+        """Keep `retention` (a retention.Retention) as the database's setting."""
+        self.retention = retention
+        self._note("retention", None, **{kind: getattr(retention, kind) for kind in ("faces", "log", "snapshots")})
 
     def liveness_cue(self, camera=None):
         """The liveness Cue `camera` is judged by: its profile, else the `default` one, else the shipped cue."""

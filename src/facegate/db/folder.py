@@ -1,7 +1,7 @@
 """The enrollment database as a folder (the embedded default): a JSON index and an NPZ of unit embeddings.
 
     <db>/facegate.json        schema version, model, embedding size, threshold, one entry per embedding, the
-                              cameras' liveness profiles (liveness/profiles.py)
+                              cameras' liveness profiles (liveness/profiles.py), the retention setting
     <db>/vectors-<hash>.npz   'embeddings': float32 (entries, embedding size); named by its sha256
     <db>/thumbnails/<key>.jpg a small face crop of an enrolled photo, named by its embedding (base.thumbnail_key)
 
@@ -100,6 +100,16 @@ class FolderStore(Store):
                     return (folder / f"{thumbnail_key(vector)}.jpg").read_bytes()
         return None
 
+    def thumbnails(self, database, name):
+        found = []
+        for entry, vector in zip(database.entries, database.embeddings):
+            if entry.name == name:
+                try:
+                    found.append((entry, (database.path / THUMBNAILS / f"{thumbnail_key(vector)}.jpg").read_bytes()))
+                except OSError:
+                    found.append((entry, None))
+        return found
+
     def gallery(self, database):
         return Gallery(np.array(database.row_names, dtype=object), database.embeddings, database.model)
 
@@ -122,6 +132,7 @@ class FolderStore(Store):
             "vectors": {"file": vectors_name, "sha256": digest},
             "entries": [asdict(entry) for entry in database.entries],
             "liveness_profiles": profile_records(database.liveness_profiles),
+            "retention": database.retention.to_record(),
         }
         text = json.dumps(index, indent=1, ensure_ascii=False) + "\n"
         thumbnails = database.path / THUMBNAILS
@@ -185,7 +196,11 @@ def _from_index(path, index):
     if not isinstance(vectors_file, str) or Path(vectors_file).name != vectors_file:
         raise DatabaseError(f"{where}: invalid vectors file name {vectors_file!r}")
     embeddings = _read_vectors(path / vectors_file, vectors_sha)
-    return Database(path, *validated(where, index, embeddings), validated_profiles(where, index))
+    from ..retention import Retention
+
+    database = Database(path, *validated(where, index, embeddings), validated_profiles(where, index))
+    database.retention = Retention.from_record(index.get("retention", {}), where)
+    return database
 
 
 def _read_vectors(vectors_path, expected_sha):

@@ -5,6 +5,7 @@
                          thumbnail (a small JPEG face crop; the column is added on first use to older databases)
     facegate_liveness_profiles  one row per camera with a liveness profile: name, profile (jsonb, as a folder's
                          index holds it; the table is made on first use in older databases)
+    facegate_settings    the database's settings (retention), made on first use
 
 `--db postgresql://USER:PASSWORD@HOST:PORT/DBNAME` (or FACEGATE_DB) selects it; every command works as on a
 folder database. A commit is one SQL transaction under an advisory lock: it writes the changes (inserts the rows
@@ -57,6 +58,16 @@ class PostgresStore(Store):
             return bytes(row[0]) if row else None
 
         return database._query(read, kept=True)  # the console asks for one picture per person it shows
+
+    def thumbnails(self, database, name):
+        def read(connection):
+            column = "thumbnail" if _has_thumbnails(connection) else "NULL::bytea"
+            return connection.execute(f"SELECT name, source, enrolled_at, {column} FROM facegate_embeddings WHERE "
+                                      "name = %s ORDER BY id", (name,)).fetchall()
+
+        from .base import Entry
+
+        return [(Entry(*row[:3]), None if row[3] is None else bytes(row[3])) for row in database._query(read)]
 
     def search_index(self, location, kind=None):
         if kind is not None:
@@ -117,6 +128,17 @@ class PostgresDatabase(Database):
         self.actions = []  # audit entries of the changes (see Database.actions)
         self._profiles = None  # {name: Profile}, read when first asked for, with the changes applied
         self._profile_changes = []  # (name, Profile or None: removed), not yet committed
+        self._retention, self._retention_changed = None, False  # read when first asked for
+
+    @property
+    def retention(self):
+        if self._retention is None:
+            self._retention = self._query(lambda connection: _read_retention(connection, self.path), kept=True)
+        return self._retention
+
+    @retention.setter
+    def retention(self, value):
+        self._retention, self._retention_changed = value, True
 
     @property
     def liveness_profiles(self):
@@ -237,6 +259,9 @@ class PostgresDatabase(Database):
             _write_change(connection, change)
         if self._profile_changes:
             _write_profiles(connection, self._profile_changes)
+        if self._retention_changed:
+            _write_setting(connection, "retention", self._retention.to_record())
+            self._retention_changed = False
         append_in(connection, self.actions)  # the audit record, in the same SQL transaction as the change
         self._changes, self._rewrite, self._profile_changes, self.actions = [], False, [], []
 
@@ -321,6 +346,27 @@ def _add_thumbnail_column(connection):
     writers' advisory lock, which the commit holds)."""
     if not _has_thumbnails(connection):
         connection.execute("ALTER TABLE facegate_embeddings ADD COLUMN IF NOT EXISTS thumbnail bytea")
+
+
+SETTINGS_TABLE = "CREATE TABLE IF NOT EXISTS facegate_settings (name text PRIMARY KEY, value jsonb NOT NULL)"
+"""The database's settings (retention), one row each; made on first use."""
+
+
+def _read_retention(connection, location):
+    from ..retention import Retention
+
+    if not connection.execute("SELECT to_regclass('facegate_settings') IS NOT NULL").fetchone()[0]:
+        return Retention()
+    row = connection.execute("SELECT value FROM facegate_settings WHERE name = 'retention'").fetchone()
+    return Retention.from_record(row[0] if row else {}, location)
+
+
+def _write_setting(connection, name, value):
+    from psycopg.types.json import Jsonb
+
+    connection.execute(SETTINGS_TABLE)
+    connection.execute("INSERT INTO facegate_settings (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
+                       "SET value = EXCLUDED.value", (name, Jsonb(value)))
 
 
 PROFILES_TABLE = "CREATE TABLE IF NOT EXISTS facegate_liveness_profiles (name text PRIMARY KEY, profile jsonb NOT NULL)"
