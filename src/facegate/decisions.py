@@ -65,7 +65,7 @@ def log_visit(access_log, record, frame):
                       distance=record["distance"], threshold=record["threshold"],
                       picture=frame.image.tobytes() if frame is not None else None, face=face,
                       source=record["source"], track=record["track"], live=record.get("live"),
-                      cues=record.get("cues", []))
+                      cues=record.get("cues", []), snapshot=record.get("snapshot"))
 
 
 def _pixels_of(path):

@@ -2,11 +2,11 @@
 
     app.py       the group and its global options (--db, --model, --weights, --door, --require-log, --log-faces)
     common.py    Settings (what the options give each command), shared options, output helpers
-    people.py    enroll, cluster, list, remove, rename, export, import
+    people.py    enroll, cluster, list, remove, rename, export, import, subject
     decide.py    verify, identify
     scan.py      scan
     watch.py     watch
-    log.py       log, log prune
+    log.py       log, log prune, retention
     admin.py     threshold, index, serve, fetch
     liveness.py  liveness calibrate, list, show, remove (each camera's liveness profile)
     audit.py     audit (the trail of admin actions; --verify checks its hash chain)

@@ -1,4 +1,5 @@
-"""People: enroll (photos, video, a cluster), cluster, list, remove, rename, export and import."""
+"""People: enroll (photos, video, a cluster), cluster, list, remove, rename, export and import; a person's data on request
+(subject)."""
 import os
 from pathlib import Path
 
@@ -240,3 +241,33 @@ def _expand_photos(arguments):
     return files
 
 
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--export", "target", type=PATH, default=None,
+              help="Write everything held about NAME into this new folder, with an index.json.")
+@click.option("--erase", is_flag=True, help="Remove everything held about NAME, snapshots included.")
+@json_option
+@click.pass_obj
+def subject(settings, name, target, erase, as_json):
+    """A person's data on request: what is held about NAME (enrollment thumbnails and their metadata, access-log
+    records and their face crops, watch's snapshots of their visits), exported (--export DIR) or erased (--erase).
+    Without either, says what is held."""
+    from ..subjects import erase as erase_subject
+    from ..subjects import export, held
+
+    if target is not None and erase:
+        raise click.UsageError("--export DIR or --erase, one at a time (export first, then erase)")
+    database = settings.database()
+    if target is not None:
+        counts, done = export(database, name, target), f"exported to {target}"
+    elif erase:
+        counts, done = erase_subject(settings.db_path, database, name), "erased"
+    else:
+        counts, done = held(database, name).counts(), "held"
+    if as_json:
+        emit({"name": name, "done": done, **counts})
+    else:
+        say(f"{name}: {done}: " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items()))
+    return EXIT_OK

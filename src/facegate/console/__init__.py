@@ -6,7 +6,9 @@ autoescaped: a name is always text) with one small script, everything served fro
                                 Secure over TLS: serve --trusted-proxy, 8 h); the guessing defence applies; the verify token is refused
     POST /logout
     GET  /console/people        everyone enrolled; enroll from uploaded photos (each refused one says why),
-    POST /console/people/...    rename, remove (with --purge-log's choice)
+    POST /console/people/...    rename, remove (with --purge-log's choice), erase (everything held about a person)
+    GET  /console/people/export?name=  everything held about a person, as a zip (subject NAME --export)
+    GET  /console/audit         the audit trail of admin actions, and whether its hash chain holds
     GET  /console/log           newest first, paginated on the server, filters door/person/decision/time range
     GET  /console/days          `log --stats` by day: per person, how often the door opened and refused
     GET  /console/doors         every door camera's heartbeat: alive, silent (no beat for SILENT_AFTER) or stopped
@@ -27,6 +29,7 @@ __all__ = ["is_console_path", "register_console"]
 
 def register_console(app, state, tokens, throttle=None):
     """Serve the console on `app` over the service's WarmState, tokens and guessing defence."""
+    from . import subject  # noqa: F401 - its routes join the blueprint
     from .routes import DESK, console
 
     app.extensions[DESK] = Desk(state, tokens, throttle)
