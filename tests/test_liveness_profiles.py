@@ -201,6 +201,13 @@ def test_the_guided_capture_records_each_step_from_the_camera(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "record more" in result.stderr.strip().splitlines()[-1]  # too few frames, or a profile refused
     assert not (db / "facegate.json").exists()
+    scratch = tmp_path / "tmp"  # without --keep the recorded faces are not left behind
+    scratch.mkdir()
+    with MjpegCamera(clip_jpegs(90, 200), fps=10, frames_per_connection=10_000) as camera:
+        again = run_facegate("--db", db, "liveness", "calibrate", "--camera", "door", "--from", camera.url,
+                             "--people", "2", "--seconds", "2", "--get-ready", "0.2",
+                             environment={"TMPDIR": str(scratch)})
+    assert again.returncode == 2 and again.stdout.count("step ") == 5 and not list(scratch.iterdir())
 
 
 def print_visits(target, people, per_person=4, gap_frames=3, fps=1.5):

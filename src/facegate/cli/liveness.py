@@ -1,4 +1,8 @@
 """liveness calibrate, list, show, remove: each camera's liveness profile, kept in the database."""
+import contextlib
+import tempfile
+from pathlib import Path
+
 import click
 
 from ..db import transaction
@@ -38,8 +42,8 @@ def calibrate(settings, recordings, camera, source, keep, people, seconds, get_r
     the same frames. A profile that does not separate the site's people from its attacks is refused (exit 2,
     the database unchanged).
     """
-    from ..liveness import calibration, datasets
-    from ..liveness.profiles import check_profile_name, shipped_cue
+    from ..liveness import calibration
+    from ..liveness.profiles import check_profile_name
 
     check_profile_name(camera)
     if (recordings is None) == (source is None):
@@ -47,19 +51,16 @@ def calibrate(settings, recordings, camera, source, keep, people, seconds, get_r
     if keep is not None and source is None:
         raise click.UsageError("--keep goes with --from SOURCE")
     database = settings.database()
-    if source is not None:
+    if source is None:
+        profile, separates = _fitted(settings, database, recordings, camera)
+    else:
         from ..liveness.capture import guided_capture
 
-        recordings = guided_capture(source, keep, people, seconds, say, get_ready)
-    samples = datasets.site_samples(recordings)
-    if not any(s.live for s in samples) or all(s.live for s in samples):
-        raise FacegateError(f"{recordings}: a calibration needs pictures or clips under both live/ and attack/ "
-                            f"({sum(s.live for s in samples)} live, {sum(not s.live for s in samples)} attack found)")
-    model = settings.model(database)
-    with Progress(len(samples), "reading faces") as progress:
-        rows = datasets.feature_rows(samples, model, on_frame=lambda done, total: progress.update(1))
-    by_person = all(s.person != str(s.path) for s in samples)
-    profile, separates = calibration.calibrate(rows, shipped_cue(), camera, by_person)
+        with contextlib.ExitStack() as scratch:  # without --keep the recordings (faces) go when it is done
+            folder = keep if keep is not None else Path(scratch.enter_context(
+                tempfile.TemporaryDirectory(prefix="facegate-calibration-")))
+            guided_capture(source, folder, people, seconds, say, get_ready)
+            profile, separates = _fitted(settings, database, folder, camera)
     if as_json:
         emit({"camera": camera, "saved": separates, **profile.figures})
     else:
@@ -76,6 +77,22 @@ def calibrate(settings, recordings, camera, source, keep, people, seconds, get_r
         say(f"{camera}: liveness profile saved: watch {camera}=SOURCE, verify --liveness --camera {camera} and "
             f"/verify?liveness=1&camera={camera} use it")
     return EXIT_OK
+
+
+def _fitted(settings, database, recordings, camera):
+    """(Profile, whether it separates) fitted on the recordings under `recordings`."""
+    from ..liveness import calibration, datasets
+    from ..liveness.profiles import shipped_cue
+
+    samples = datasets.site_samples(recordings)
+    if not any(s.live for s in samples) or all(s.live for s in samples):
+        raise FacegateError(f"{recordings}: a calibration needs pictures or clips under both live/ and attack/ "
+                            f"({sum(s.live for s in samples)} live, {sum(not s.live for s in samples)} attack found)")
+    model = settings.model(database)
+    with Progress(len(samples), "reading faces") as progress:
+        rows = datasets.feature_rows(samples, model, on_frame=lambda done, total: progress.update(1))
+    by_person = all(s.person != str(s.path) for s in samples)
+    return calibration.calibrate(rows, shipped_cue(), camera, by_person)
 
 
 def _share(pair):

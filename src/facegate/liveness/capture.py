@@ -1,7 +1,6 @@
 """The guided capture of `liveness calibrate --from SOURCE`: the camera records what a calibration needs, a step
 at a time, each announced with what to present and for how long, and saved as recordings are laid out
 (datasets.site_samples): live/person-K/, attack/print/, attack/screen-photo/, attack/screen-video/."""
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,16 +17,16 @@ def steps(people):
     ]
 
 
-def guided_capture(source, keep, people, seconds, say, get_ready):
+def guided_capture(source, folder, people, seconds, say, get_ready):
     """Record each of steps(people) for `seconds` from the camera `source` (a frame every FRAME_SECONDS) into
-    `keep` (a new scratch folder when None), saying what to do before each and waiting `get_ready` seconds
-    (time to step up, or to pick up the photo or the phone); the folder."""
+    `folder`, saying what to do before each and waiting `get_ready` seconds (time to step up, or to pick up the
+    photo or the phone)."""
     import click
     from PIL import Image
 
     from ..watch.video import VideoSource
 
-    folder = Path(keep) if keep is not None else Path(tempfile.mkdtemp(prefix="facegate-calibration-"))
+    folder = Path(folder)
     with VideoSource(source, realtime=True) as video:
         frames = iter(video)
         for number, (where, what) in enumerate(steps(people), start=1):
@@ -50,7 +49,6 @@ def guided_capture(source, keep, people, seconds, say, get_ready):
                 from ..errors import FacegateError
 
                 raise FacegateError(f"{video.name}: no frame came from the camera during step {number}")
-    return folder
 
 
 def _skip(frames, seconds):

@@ -65,12 +65,13 @@ class Profile:
 
 
 def check_profile_name(name):
-    """A profile is named as its camera: 1-64 letters, digits, '-', '_' or '.'."""
+    """A profile is named as its camera, as watch names cameras (watch/cameras.py): 1-40 letters, digits, '-'
+    and '_'."""
     import re
 
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name) or name == SHIPPED:
-        raise DatabaseError(f"invalid liveness profile name {name!r}: a camera's name (letters, digits, '-', '_', "
-                            f"'.'; at most 64; not {SHIPPED!r})")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name) or name == SHIPPED:
+        raise DatabaseError(f"invalid liveness profile name {name!r}: a camera's name (1-40 letters, digits, '-' "
+                            f"and '_'; not {SHIPPED!r})")
     return name
 
 
