@@ -261,3 +261,20 @@ def test_a_door_whose_liveness_refuses_the_people_it_recognises_says_so(tmp_path
         stop_service(process)
     assert f"liveness refused\n      {len(spoofs)} of {len(spoofs)} recognised visits" in page
     assert "liveness-warning" in page and "calibrate --camera hall" in page
+
+
+def test_recordings_without_a_folder_per_person_are_told_apart_by_their_faces(tmp_path):
+    """Live clips and prints of three people, all in two flat folders: cross-validation groups them by face (the
+    clustering every decision's threshold uses), not by file, so no fold is fitted on a person it then measures."""
+    flat = tmp_path / "recordings"
+    with open(DEVEL / "labels.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["subject"] in SITE_PEOPLE[:3] and (row["label"] == "live" or "print" in row["attack_detail"]):
+                target = flat / ("live" if row["label"] == "live" else "attack/print")
+                target.mkdir(parents=True, exist_ok=True)
+                (target / row["file"].split("/")[-1]).symlink_to(DEVEL / row["file"])
+    result = run_facegate("--db", tmp_path / "db", "liveness", "calibrate", "--camera", "door", flat, "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["grouped_by"] == "face" and figures["frames"] == {"live": 240, "print": 240}
+    assert 3 <= figures["groups"] < 24  # 24 files; people split by light at most, never one group per file

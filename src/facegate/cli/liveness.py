@@ -89,10 +89,11 @@ def _fitted(settings, database, recordings, camera):
         raise FacegateError(f"{recordings}: a calibration needs pictures or clips under both live/ and attack/ "
                             f"({sum(s.live for s in samples)} live, {sum(not s.live for s in samples)} attack found)")
     model = settings.model(database)
+    by_folder = all(s.person != str(s.path) for s in samples)
+    samples = samples if by_folder else datasets.grouped_by_face(samples, model)
     with Progress(len(samples), "reading faces") as progress:
         rows = datasets.feature_rows(samples, model, on_frame=lambda done, total: progress.update(1))
-    by_person = all(s.person != str(s.path) for s in samples)
-    return calibration.calibrate(rows, shipped_cue(), camera, by_person)
+    return calibration.calibrate(rows, shipped_cue(), camera, "person" if by_folder else "face")
 
 
 def _share(pair):
@@ -103,7 +104,7 @@ def _share(pair):
 def figure_lines(figures):
     """A profile's figures as lines of text."""
     frames = ", ".join(f"{n} {kind}" for kind, n in figures["frames"].items())
-    groups = "people" if figures["grouped_by"] == "person" else "files"
+    groups = "people" if figures["grouped_by"] == "person" else "people told apart by their faces"
     lines = [f"frames with a face: {frames}; {figures['groups']} {groups}"]
     for title, key, prior_key in (("this camera's profile (cross-validated by " + figures["grouped_by"] + ")",
                                    "cross_validated", "prior_on_these_frames"),

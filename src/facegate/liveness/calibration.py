@@ -83,21 +83,22 @@ def separates(figures):
                                                   for n, total in figures["APCER"].values())
 
 
-def calibrate(rows, prior, name, by_person=True):
-    """(Profile named `name` fitted on the site's FeatureRows, whether it separates). CalibrationError when the
-    recordings are too few to fit or to measure: MIN_FRAMES live and attack frames, two people (or files)."""
+def calibrate(rows, prior, name, grouped_by="person"):
+    """(Profile named `name` fitted on the site's FeatureRows, whether it separates). `grouped_by` says how the
+    rows' people were told apart: 'person' (the recordings' folders) or 'face' (datasets.grouped_by_face).
+    CalibrationError when the recordings are too few to fit or to measure: MIN_FRAMES live and attack frames, of
+    two people at least."""
     live, attacks = int(rows.live.sum()), int((~rows.live).sum())
     people = len(set(rows.person.tolist()))
     if live < MIN_FRAMES or attacks < MIN_FRAMES or people < 2:
-        raise CalibrationError(f"{live} live and {attacks} attack frames with a face, of {people} "
-                               f"{'people' if by_person else 'files'}: a profile needs {MIN_FRAMES} of each, of "
-                               "two people at least (record more)")
+        raise CalibrationError(f"{live} live and {attacks} attack frames with a face, of {people} people: a "
+                               f"profile needs {MIN_FRAMES} of each, of two people at least (record more)")
     validated, validated_grey = cross_validated(rows, prior)
     before, before_grey = judged(prior, rows)
     figures = {
         "frames": {"live": live, **{kind: int(((rows.kind == kind) & ~rows.live).sum())
                                     for kind in sorted(set(rows.kind[~rows.live].tolist()))}},
-        "grouped_by": "person" if by_person else "file", "groups": people, "prior": prior.name,
+        "grouped_by": grouped_by, "groups": people, "prior": prior.name,
         "cross_validated": rates(validated, rows), "prior_on_these_frames": rates(before, rows),
         "night_cross_validated": rates(validated_grey, rows), "night_prior": rates(before_grey, rows),
     }

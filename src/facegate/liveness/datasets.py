@@ -178,6 +178,32 @@ def feature_rows(samples, model, qualities=(), on_frame=None):
                        np.asarray(columns["grey_frame"], bool))
 
 
+def grouped_by_face(samples, model, threshold=0.7):
+    """`samples` whose files say nobody's name (no person folder) given the person their face shows: the main
+    face of each such file's first frame with one, embedded and clustered (clustering.chinese_whispers, at the
+    decisions' threshold), so that cross-validation never fits on one person and measures on the same person. A
+    photo held up of someone who also walked up is that person's (held out with them, which is the fair test). A
+    file with no face, or a face like nobody else's, stays its own."""
+    import numpy as np
+
+    from ..clustering import chinese_whispers, neighbour_graph
+
+    unnamed = [i for i, sample in enumerate(samples) if sample.person == str(sample.path)]
+    embedded, faces = [], []
+    for index in unnamed:
+        for image in frames_of(samples[index].path)[:5]:
+            found = model.detect(image)
+            if found:
+                faces.append(model.embed([model.crop(image, found[0])])[0])
+                embedded.append(index)
+                break
+    if not embedded:
+        return list(samples)
+    labels = chinese_whispers(neighbour_graph(np.stack(faces).astype(np.float32), threshold))
+    people = {index: f"face-{label}" for index, label in zip(embedded, labels.tolist())}
+    return [Sample(s.path, s.live, s.kind, people.get(i, s.person)) for i, s in enumerate(samples)]
+
+
 def cached_rows(name, data, cache, model=None):
     """The FeatureRows of dev database `name` under `data` (as recorded and at training.JPEG_QUALITIES), read from
     `cache`/NAME.npz when there, else extracted and saved there."""
