@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from conftest import DATA, one_error_line, run_facegate, snapshot
+from facegate.liveness.datasets import attack_kind
 from servers import MjpegCamera
 from test_postgres import pg, server  # noqa: F401 - fixtures
 from test_service import call, start_service, stop_service
@@ -25,10 +26,6 @@ PRINT = DEVEL / "stills" / f"attack_print_{VISITOR}_session01_highdef_photo_cont
 """A printed photo of another person that the shipped cue takes for live (probability 0.60) and the site's
 profile does not (0.08)."""
 PRINT_CLIP = DEVEL / "videos" / f"attack_print_{VISITOR}_session01_highdef_photo_controlled__fixed.mp4"
-
-
-def attack_kind(detail):
-    return "print" if "print" in detail else "screen-photo" if "photo" in detail else "screen-video"
 
 
 def site_recordings(folder, table, people=None):

@@ -3,7 +3,7 @@
 A Database holds enrolled rows (an Entry and a unit embedding each) under one model and threshold; it is read and
 committed by the store of its location's kind (folder.py, postgres.py), chosen once by store_of(location)."""
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 
 import numpy as np
@@ -293,7 +293,7 @@ class Database:
     def set_retention(self, retention):
         """Keep `retention` (a retention.Retention) as the database's setting."""
         self.retention = retention
-        self._note("retention", None, **{kind: getattr(retention, kind) for kind in ("faces", "log", "snapshots")})
+        self._note("retention", None, **asdict(retention))
 
     def liveness_cue(self, camera=None):
         """The liveness Cue `camera` is judged by: its profile, else the `default` one, else the shipped cue."""

@@ -91,24 +91,20 @@ class FolderStore(Store):
             return None
 
     def thumbnail(self, database, name):
-        folder = database.path / THUMBNAILS
-        if not folder.is_dir():
-            return None
-        for entry, vector in zip(database.entries, database.embeddings):
-            if entry.name == name:
-                with contextlib.suppress(OSError):
-                    return (folder / f"{thumbnail_key(vector)}.jpg").read_bytes()
-        return None
+        return next((jpeg for _, jpeg in self._thumbnails(database, name) if jpeg), None)
 
     def thumbnails(self, database, name):
-        found = []
+        return list(self._thumbnails(database, name))
+
+    def _thumbnails(self, database, name):
+        """(Entry, JPEG or None) of `name`'s embeddings, each file read when it is asked for."""
+        folder = database.path / THUMBNAILS
         for entry, vector in zip(database.entries, database.embeddings):
             if entry.name == name:
                 try:
-                    found.append((entry, (database.path / THUMBNAILS / f"{thumbnail_key(vector)}.jpg").read_bytes()))
+                    yield entry, (folder / f"{thumbnail_key(vector)}.jpg").read_bytes()
                 except OSError:
-                    found.append((entry, None))
-        return found
+                    yield entry, None
 
     def gallery(self, database):
         return Gallery(np.array(database.row_names, dtype=object), database.embeddings, database.model)

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .texture import crops, features, grey_features, is_grey
+from ..faces.imaging import is_image_name
+from .texture import COLOUR_FEATURES, GREY_FEATURES, is_grey
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".3gp", ".webm")
-PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 FRAME_SECONDS = 0.2
 """A clip contributes a frame at most every this many seconds: neighbouring frames of a 30 frames/s clip are
 nearly the same picture."""
-ATTACK_KINDS = ("print", "screen-photo", "screen-video")
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ def _live_photos(folder, limit, per_person=2):
     """Live photos of many cameras (LFW, CelebA): at most `per_person` per person folder, `limit` in all."""
     chosen = []
     for person in sorted(p for p in folder.iterdir() if p.is_dir()):
-        pictures = sorted(p for p in person.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES)
+        pictures = sorted(p for p in person.iterdir() if is_image_name(p))
         chosen += [Sample(p, True, "live", person.name) for p in pictures[:per_person]]
     return chosen[:limit]
 
@@ -79,7 +78,7 @@ def site_samples(directory):
     for label in ("live", "attack"):
         root = directory / label
         for path in sorted(root.rglob("*")) if root.is_dir() else ():
-            if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES + PICTURE_SUFFIXES:
+            if not path.is_file() or not (path.suffix.lower() in VIDEO_SUFFIXES or is_image_name(path)):
                 continue
             parts = path.relative_to(root).parts[:-1]
             kind = "live" if label == "live" else (parts[0] if parts else "attack")
@@ -149,7 +148,7 @@ def feature_rows(samples, model, qualities=(), on_frame=None):
     """FeatureRows of the main face of every frame of `samples` (frames without a face add none); with
     `qualities`, each face also after a JPEG round trip at each (the face found once, on the frame as recorded).
     on_frame(done, total samples) is called after each sample."""
-    from .training import compressed, grey
+    from .training import feature_rows as rows_of_face
 
     columns = {name: [] for name in COLUMNS}
     for done, sample in enumerate(samples, start=1):
@@ -158,11 +157,10 @@ def feature_rows(samples, model, qualities=(), on_frame=None):
             if not faces:
                 continue
             colourless = is_grey(image)
-            for version, quality in enumerate((None,) + tuple(qualities)):
-                shown = image if quality is None else compressed(image, quality)
-                grey_shown = grey(image) if quality is None else compressed(grey(image), quality)
-                columns["colour"].append(features(crops(shown, faces[0].keypoints)))
-                columns["grey"].append(grey_features(crops(grey_shown, faces[0].keypoints)))
+            colour_rows, grey_rows = rows_of_face(image, faces[0].keypoints, tuple(qualities))
+            for version, (colour, grey) in enumerate(zip(colour_rows, grey_rows)):
+                columns["colour"].append(colour)
+                columns["grey"].append(grey)
                 for name, value in (("live", sample.live), ("kind", sample.kind), ("person", sample.person),
                                     ("source", str(sample.path)), ("version", version),
                                     ("grey_frame", colourless)):
@@ -170,7 +168,7 @@ def feature_rows(samples, model, qualities=(), on_frame=None):
         if on_frame:
             on_frame(done, len(samples))
     if not columns["live"]:
-        return FeatureRows(np.zeros((0, 12 * 59), np.float32), np.zeros((0, 4 * 59), np.float32),
+        return FeatureRows(np.zeros((0, COLOUR_FEATURES), np.float32), np.zeros((0, GREY_FEATURES), np.float32),
                            *(np.array([], dtype) for dtype in (bool, str, str, str, int, bool)))
     return FeatureRows(np.asarray(columns["colour"], np.float32), np.asarray(columns["grey"], np.float32),
                        np.asarray(columns["live"], bool), np.asarray(columns["kind"]),
@@ -178,15 +176,14 @@ def feature_rows(samples, model, qualities=(), on_frame=None):
                        np.asarray(columns["grey_frame"], bool))
 
 
-def grouped_by_face(samples, model, threshold=0.7):
+def grouped_by_face(samples, model, threshold=None):
     """`samples` whose files say nobody's name (no person folder) given the person their face shows: the main
     face of each such file's first frame with one, embedded and clustered (clustering.chinese_whispers, at the
     decisions' threshold), so that cross-validation never fits on one person and measures on the same person. A
     photo held up of someone who also walked up is that person's (held out with them, which is the fair test). A
     file with no face, or a face like nobody else's, stays its own."""
-    import numpy as np
-
     from ..clustering import chinese_whispers, neighbour_graph
+    from ..matching import THRESHOLD
 
     unnamed = [i for i, sample in enumerate(samples) if sample.person == str(sample.path)]
     embedded, faces = [], []
@@ -199,7 +196,7 @@ def grouped_by_face(samples, model, threshold=0.7):
                 break
     if not embedded:
         return list(samples)
-    labels = chinese_whispers(neighbour_graph(np.stack(faces).astype(np.float32), threshold))
+    labels = chinese_whispers(neighbour_graph(np.stack(faces).astype(np.float32), threshold or THRESHOLD))
     people = {index: f"face-{label}" for index, label in zip(embedded, labels.tolist())}
     return [Sample(s.path, s.live, s.kind, people.get(i, s.person)) for i, s in enumerate(samples)]
 

@@ -54,8 +54,8 @@ class Profile:
         `where` when it is damaged."""
         try:
             check_profile_name(name)
-            colour = _model_of(record["colour"], 2 * 6 * texture.BINS)
-            grey = _model_of(record["grey"], 2 * 2 * texture.BINS)
+            colour = _model_of(record["colour"], texture.COLOUR_FEATURES)
+            grey = _model_of(record["grey"], texture.GREY_FEATURES)
             fitted_at, figures = record["fitted_at"], record["figures"]
             if not isinstance(fitted_at, str) or not isinstance(figures, dict):
                 raise ValueError("fitted_at or figures")
@@ -65,11 +65,11 @@ class Profile:
 
 
 def check_profile_name(name):
-    """A profile is named as its camera, as watch names cameras (watch/cameras.py): 1-40 letters, digits, '-'
+    """A profile is named as its camera, as watch names cameras (watch/cameras.NAME): 1-40 letters, digits, '-'
     and '_'."""
-    import re
+    from ..watch.cameras import NAME
 
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name) or name == SHIPPED:
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name == SHIPPED:
         raise DatabaseError(f"invalid liveness profile name {name!r}: a camera's name (1-40 letters, digits, '-' "
                             f"and '_'; not {SHIPPED!r})")
     return name

@@ -34,6 +34,10 @@ def _uniform_table():
 
 UNIFORM = _uniform_table()
 BINS = 59
+COLOUR_FEATURES = len(CROP_CONTEXTS) * 6 * BINS
+"""Features of the colour cue (features()): 6 channels' histograms per crop."""
+GREY_FEATURES = len(CROP_CONTEXTS) * 2 * BINS
+"""Features of the grey cue (grey_features()): 2 radii's histograms per crop."""
 
 
 def lbp_histogram(channel, radius=1):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets import VIDEO_SUFFIXES
 from .texture import PARAMETERS, crops, features, fit, grey_features
 
 TRAINING_SETS = (("replayattack-train", "labels.csv"), ("nuaa-dev", "labels.csv"))
@@ -18,7 +19,6 @@ JPEG_QUALITIES = (30, 50, 75)
 """Each training frame also counts as a camera would send it, JPEG-compressed at these qualities: a door camera's
 codec (MJPEG, or an H.264 stream re-encoded) must not make live faces look like prints. Without them Miranda's
 close-up in the dev clip's MJPEG copy had 29% of its frames at a live probability >= 0.9 (63% with them)."""
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
 
 def labelled_files(data):
@@ -59,12 +59,12 @@ def grey(image):
     return np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
 
 
-def feature_rows(image, keypoints):
+def feature_rows(image, keypoints, qualities=JPEG_QUALITIES):
     """The training rows of one face, (colour rows, grey rows): its features as recorded, then at each of
-    JPEG_QUALITIES; the same of its grey copy for the grey cue."""
-    versions = [image] + [compressed(image, quality) for quality in JPEG_QUALITIES]
+    `qualities`; the same of its grey copy for the grey cue."""
+    versions = [image] + [compressed(image, quality) for quality in qualities]
     grey_image = grey(image)
-    grey_versions = [grey_image] + [compressed(grey_image, quality) for quality in JPEG_QUALITIES]
+    grey_versions = [grey_image] + [compressed(grey_image, quality) for quality in qualities]
     return ([features(crops(version, keypoints)) for version in versions],
             [grey_features(crops(version, keypoints)) for version in grey_versions])
 

@@ -39,8 +39,7 @@ from ..files import private_files
 from ..matching import LiveGallery
 from ..records import image_record, verify_record
 from ..console import is_console_path, register_console
-from .auth import (Tokens, bearer_of, check_exposure, refusal_of, refusal_of_forwarding, refusal_of_host,
-                   token_matches)
+from .auth import Tokens, caller_of, check_exposure, refusal_of, refusal_of_forwarding, refusal_of_host
 
 DEFAULT_PORT = 8080
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -99,7 +98,7 @@ def _authorise_requests(app, tokens, trusted_proxy):
             return None  # the console checks its callers itself (a session cookie or the admin token)
         refusal = refusal_of(tokens, request.path, request.headers.get("Authorization", ""))
         if refusal is None:
-            g.acting = begin_acting(_token_kind(tokens, request.headers.get("Authorization", "")),
+            g.acting = begin_acting(caller_of(tokens, request.headers.get("Authorization", "")),
                                     request.remote_addr)
             return None
         status, message = refusal
@@ -108,16 +107,6 @@ def _authorise_requests(app, tokens, trusted_proxy):
             response.headers["WWW-Authenticate"] = 'Bearer realm="facegate"'
             return response, status
         return failure(status, message)
-
-
-def _token_kind(tokens, authorization):
-    """Who a request acts as, for the audit trail: the kind of token it presented."""
-    presented = bearer_of(authorization)
-    if tokens.admin is not None and token_matches(presented, tokens.admin):
-        return "admin token"
-    if tokens.verify is not None and token_matches(presented, tokens.verify):
-        return "verify token"
-    return "no token (loopback service)"
 
 
 def _answer_errors(app, max_upload_bytes):

@@ -136,6 +136,16 @@ def bearer_of(authorization):
 ADMIN_PATHS = ("/people", "/log")
 
 
+def caller_of(tokens, authorization):
+    """Who a request let through acts as, for the audit trail: the kind of token it presented."""
+    presented = bearer_of(authorization)
+    if tokens.admin is not None and token_matches(presented, tokens.admin):
+        return "admin token"
+    if tokens.verify is not None and token_matches(presented, tokens.verify):
+        return "verify token"
+    return "no token (loopback service)"
+
+
 def refusal_of(tokens, path, authorization):
     """(status, message) refusing a request for `path` with this Authorization header, or None to let it through.
     The /people and /log endpoints need the admin token (they do not exist without one); every other endpoint
