@@ -48,3 +48,19 @@ class UnknownIdentityError(DatabaseError):
 
 class ModelError(FacegateError):
     """Model weights could not be obtained or loaded."""
+
+
+class SealError(FacegateError):
+    """An encrypted (sealed) file or row cannot be opened or written: no key file, a wrong key, or damage."""
+
+
+class NoKeyError(SealError):
+    """The data is encrypted and there is no key file."""
+
+
+class WrongKeyError(SealError):
+    """The data is sealed with a key the key file does not hold (or a passphrase that is not the one)."""
+
+
+class DamagedError(SealError):
+    """Sealed data whose authentication fails under the right key: altered or truncated."""

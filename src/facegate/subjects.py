@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import FacegateError
+from .sealing import opened
 
 
 @dataclass
@@ -78,7 +79,8 @@ def export(database, name, target):
         if record.get("snapshot") and Path(record["snapshot"]) in found.snapshots:
             shown["snapshot"] = f"snapshots/{Path(record['snapshot']).name}"
             if not (target / shown["snapshot"]).exists():
-                write(shown["snapshot"], Path(record["snapshot"]).read_bytes(),
+                picture = opened(Path(record["snapshot"]).read_bytes(), "snapshot", record["snapshot"])
+                write(shown["snapshot"], picture,
                       f"the door camera's picture at {record.get('time')}")
         lines.append(json.dumps(shown, ensure_ascii=False))
     if lines:

@@ -85,6 +85,10 @@ class LogStore:
         """Drop every record that names `name`, claimed or identified; how many."""
         raise NotImplementedError
 
+    def reseal(self):
+        """Seal every kept face crop under the key file's current key (those not yet so); how many."""
+        raise NotImplementedError
+
     def drop_faces_older(self, cutoff):
         """Delete the face crops of the records older than the aware datetime `cutoff`, keeping the records (they
         then show no face); how many crops."""

@@ -1,14 +1,18 @@
 """The access log of a folder database `DB/`, kept in `DB.log/`: `access.jsonl` (one JSON object per decision,
 each line written with one append and fsynced, so concurrent writers never interleave and a crash loses at most
 the line being written), rotated to `access-<UTC time>.jsonl` past ROTATE_BYTES, face crops under `faces/<day>/`,
-each door camera's newest heartbeat in `doors/` (one JSON file each, replaced atomically)."""
+each door camera's newest heartbeat in `doors/` (one JSON file each, replaced atomically). The crops are sealed
+when the database is encrypted (sealing/)."""
 import hashlib
+import io
 import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..db.base import encryption_of
 from ..files import write_atomically
+from ..sealing import load_keyring, opened, seal, sealed_if, sealed_with
 from .base import LOGS, LogError, LogStore, matches_filters
 
 ROTATE_BYTES = 64 * 1024 * 1024
@@ -31,7 +35,7 @@ class FolderLog(LogStore):
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if face is not None:
-                entry["face"] = _save_face(folder, moment, face)
+                entry["face"] = _save_face(folder, moment, face, bool(encryption_of(self.location)))
             _append_line(folder / "access.jsonl", json.dumps(entry, ensure_ascii=False) + "\n")
         except OSError as exc:
             raise LogError(f"{folder}: cannot write the access log ({exc.strerror or exc})") from None
@@ -88,9 +92,22 @@ class FolderLog(LogStore):
         if not key.startswith("faces/") or folder not in path.parents or path.suffix != ".jpg":
             return None
         try:
-            return path.read_bytes()
+            data = path.read_bytes()
         except OSError:
             return None
+        return opened(data, "face", path)
+
+    def reseal(self):
+        current, resealed = load_keyring().current, 0
+        for path in sorted((log_folder(self.location) / "faces").glob("*/*.jpg")):
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue  # pruned as we go
+            if sealed_with(data) != current:
+                write_atomically(path, seal(opened(data, "face", path), "face"))
+                resealed += 1
+        return resealed
 
     def end(self):
         """(inode, size) of the log's newest file: new records are the bytes past it, then the files after it."""
@@ -166,10 +183,12 @@ class FolderLog(LogStore):
 LOGS[FolderLog.kind] = FolderLog
 
 
-def _save_face(folder, moment, face):
+def _save_face(folder, moment, face, encrypted):
     relative = Path("faces") / moment.strftime("%Y-%m-%d") / f"{moment.strftime('%H%M%S-%f')}-{os.getpid()}.jpg"
     (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-    face.save(folder / relative, quality=90)
+    buffer = io.BytesIO()
+    face.save(buffer, "JPEG", quality=90)
+    (folder / relative).write_bytes(sealed_if(encrypted, buffer.getvalue(), "face"))
     return relative.as_posix()
 
 

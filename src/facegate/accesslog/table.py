@@ -3,7 +3,9 @@ db/postgres.py), shared by every door; face crops as JPEG bytes in the row."""
 import io
 from datetime import datetime
 
+from ..db.base import encryption_of
 from ..db.connection import connected
+from ..sealing import load_keyring, opened, seal, sealed_if, sealed_with
 from ..errors import DatabaseError
 from .base import LOGS, LogError, LogStore
 
@@ -22,7 +24,7 @@ class TableLog(LogStore):
         if face is not None:
             buffer = io.BytesIO()
             face.save(buffer, "JPEG", quality=90)
-            crop = buffer.getvalue()
+            crop = sealed_if(bool(encryption_of(self.location)), buffer.getvalue(), "face")
         values = [datetime.fromisoformat(entry["time"])] + [entry.get(column) for column in LOG_COLUMNS[1:]]
         extra = {key: value for key, value in entry.items() if key not in LOG_COLUMNS}
         try:
@@ -56,8 +58,8 @@ class TableLog(LogStore):
                 f"count(*) FILTER (WHERE decision IS DISTINCT FROM 'match') FROM facegate_access_log {where} "
                 "GROUP BY 1, 2 ORDER BY 1, 2", values).fetchall()
         stats = {}
-        for day, person, opened, refused in rows:
-            stats[(day, person)] = Counter({key: n for key, n in (("opened", opened), ("refused", refused)) if n})
+        for day, person, opens, refused in rows:
+            stats[(day, person)] = Counter({key: n for key, n in (("opened", opens), ("refused", refused)) if n})
         return stats
 
     def face_key(self, record):
@@ -68,7 +70,18 @@ class TableLog(LogStore):
             return None
         with connected(self.location) as connection:
             row = connection.execute("SELECT face FROM facegate_access_log WHERE id = %s", (int(key),)).fetchone()
-        return bytes(row[0]) if row and row[0] is not None else None
+        return opened(bytes(row[0]), "face", f"{self.location} access-log record {key}") if row and row[0] is not None \
+            else None
+
+    def reseal(self):
+        current = load_keyring().current
+        with connected(self.location) as connection:
+            rows = connection.execute("SELECT id, face FROM facegate_access_log WHERE face IS NOT NULL").fetchall()
+            updates = [(seal(opened(bytes(face), "face", f"{self.location} access-log record {ident}"), "face"), ident)
+                       for ident, face in rows if sealed_with(face) != current]
+            with connection.cursor() as cursor:
+                cursor.executemany("UPDATE facegate_access_log SET face = %s WHERE id = %s", updates)
+        return len(updates)
 
     def end(self):
         with connected(self.location) as connection:

@@ -10,6 +10,7 @@
     admin.py     threshold, index, serve, fetch
     liveness.py  liveness calibrate, list, show, remove (each camera's liveness profile)
     audit.py     audit (the trail of admin actions; --verify checks its hash chain)
+    keys.py      key, key init, key rotate (encryption at rest)
     evaluate.py  evaluate pairs, evaluate gallery, calibrate
 
 A new command goes into the module of its group (or a new module imported here), decorated with @cli.command().
@@ -21,7 +22,7 @@ import sys
 import click
 
 from ..errors import FacegateError
-from . import admin, audit, decide, evaluate, liveness, log, people, scan, watch  # noqa: F401 - their commands
+from . import admin, audit, decide, evaluate, keys, liveness, log, people, scan, watch  # noqa: F401 - their commands
 from .app import cli
 from .common import _LOADED_MODELS, EXIT_ERROR, EXIT_OK, warn  # noqa: F401 - _LOADED_MODELS: tests share models
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..db import check_name, export_database, read_export, transaction
+from ..db.export import is_passphrase_sealed
 from ..errors import FacegateError
 from ..faces.imaging import is_image_name
 from ..matching import resolve_threshold
@@ -192,15 +193,35 @@ def rename(settings, old, new):
     return EXIT_OK
 
 
+PASSPHRASE = click.option("--passphrase", "with_passphrase", is_flag=True,
+                          help="Seal the export with a passphrase (FACEGATE_PASSPHRASE, else asked for) instead of "
+                               "the key file's key.")
+
+
+def _passphrase(wanted, confirm):
+    """The passphrase (FACEGATE_PASSPHRASE, else asked for without echo), or None when not `wanted`."""
+    if not wanted:
+        return None
+    import os
+
+    passphrase = os.environ.get("FACEGATE_PASSPHRASE") or click.prompt(
+        "Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    if len(passphrase) < 8:
+        raise FacegateError("the passphrase is shorter than 8 characters")
+    return passphrase
+
+
 @cli.command(name="export")
 @click.argument("file", type=PATH)
+@PASSPHRASE
 @click.pass_obj
-def export_people(settings, file):
-    """Back up the database into one portable, hash-checked FILE (see `facegate import`)."""
+def export_people(settings, file, with_passphrase):
+    """Back up the database into one portable, hash-checked FILE (see `facegate import`); encrypted when the
+    database is (with its key), or with --passphrase."""
     database = settings.database()
     if not database.entries:
         raise FacegateError(f"{database.path}: nothing enrolled, nothing to export")
-    export_database(database, file)
+    export_database(database, file, _passphrase(with_passphrase, confirm=True))
     say(f"{file}: {len(database.people())} people, {len(database.entries)} photo(s) exported")
     return EXIT_OK
 
@@ -211,10 +232,11 @@ def export_people(settings, file):
 @click.option("--merge", is_flag=True, help="Add the export's people beside those enrolled.")
 @click.pass_obj
 def import_people(settings, file, replace, merge):
-    """Restore people from an export FILE; into a non-empty database only with --replace or --merge."""
+    """Restore people from an export FILE; into a non-empty database only with --replace or --merge. An export
+    sealed with a passphrase asks for it (or reads FACEGATE_PASSPHRASE)."""
     if replace and merge:
         raise click.UsageError("--replace and --merge exclude each other")
-    imported = read_export(file)
+    imported = read_export(file, _passphrase(is_passphrase_sealed(file), confirm=False))
     if settings.model_name:
         imported.check_model(settings.model_name)
     with transaction(settings.db_path) as current:

@@ -54,6 +54,13 @@ class Store:
         """(Entry, JPEG bytes or None) of each of `name`'s enrolled embeddings."""
         return [(entry, None) for entry in database.entries if entry.name == name]
 
+    def encryption(self, location):
+        """The database's encryption record ({"key": id, "since": time}), or None when it is not encrypted."""
+        return None
+
+    def compact(self, location):
+        """Make the storage forget the old versions of rows just sealed (a folder has none: files are replaced)."""
+
     def search_index(self, location, kind=None):
         """Set (kind 'exact' or 'hnsw') and say how identify searches: 'exact' or 'hnsw'."""
         raise DatabaseError(f"{location}: a folder database always searches exactly; indexes are for "
@@ -77,6 +84,20 @@ def change_stamp(location):
     """What changes whenever the database at `location` does."""
     store, location = store_of(location)
     return store.change_stamp(location)
+
+
+_ENCRYPTION = {}
+
+
+def encryption_of(location):
+    """Whether the database at `location` is encrypted (its record, or None), read again when it changes: what
+    its access log and watch's snapshots ask before writing a face."""
+    store, location = store_of(location)
+    stamp = store.change_stamp(location)
+    known = _ENCRYPTION.get(str(location))
+    if known is None or known[0] != stamp:
+        known = _ENCRYPTION[str(location)] = (stamp, store.encryption(location))
+    return known[1]
 
 
 def check_name(name):
@@ -140,6 +161,10 @@ class Database:
         self.embeddings = np.zeros((0, size), np.float32) if embeddings is None else embeddings
         self.new_thumbnails = {}
         """{thumbnail_key(embedding): JPEG bytes} of the rows added since the last commit (written by it)."""
+        self.encryption = None
+        """{"key": id, "since": time} once the database is encrypted (sealing/), else None."""
+        self.resealing = False
+        """Whether the commit seals every stored embedding and thumbnail again, under the key file's current key."""
 
     @classmethod
     def load(cls, path=None):
@@ -294,6 +319,13 @@ class Database:
         """Keep `retention` (a retention.Retention) as the database's setting."""
         self.retention = retention
         self._note("retention", None, **asdict(retention))
+
+    def encrypt(self, key, action):
+        """From this commit on, seal everything under the key file's key `key` (an id), the stored blobs
+        included; `action` ("key init", "key rotate") is what the audit trail says."""
+        self.encryption = {"key": key, "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self.resealing = True
+        self._note(action, None, key=key)
 
     def liveness_cue(self, camera=None):
         """The liveness Cue `camera` is judged by: its profile, else the `default` one, else the shipped cue."""

@@ -5,6 +5,8 @@
     <db>/vectors-<hash>.npz   'embeddings': float32 (entries, embedding size); named by its sha256
     <db>/thumbnails/<key>.jpg a small face crop of an enrolled photo, named by its embedding (base.thumbnail_key)
 
+Once the database is encrypted (the index's `encryption`), the NPZ and the thumbnails are sealed (sealing/).
+
 A commit writes the new NPZ under a new name, then atomically replaces the JSON that names it, so a crash at
 any point leaves either the old or the new database. Writers serialise on <db>/.lock. The thumbnails of new rows
 are written before the index; those of rows no longer in it are deleted after it.
@@ -22,6 +24,7 @@ import numpy as np
 
 from ..errors import DatabaseError
 from ..files import write_atomically
+from ..sealing import check_key, load_keyring, opened, seal, sealed_if, sealed_with
 from .base import (SCHEMA_VERSION, STORES, Database, Store, profile_records, thumbnail_key, validated,
                    validated_profiles)
 from .gallery import Gallery
@@ -90,6 +93,10 @@ class FolderStore(Store):
         except FileNotFoundError:
             return None
 
+    def encryption(self, path):
+        index_file = path / INDEX_NAME
+        return _read_index(index_file).get("encryption") if index_file.exists() else None
+
     def thumbnail(self, database, name):
         return next((jpeg for _, jpeg in self._thumbnails(database, name) if jpeg), None)
 
@@ -101,10 +108,13 @@ class FolderStore(Store):
         folder = database.path / THUMBNAILS
         for entry, vector in zip(database.entries, database.embeddings):
             if entry.name == name:
+                path = folder / f"{thumbnail_key(vector)}.jpg"
                 try:
-                    yield entry, (folder / f"{thumbnail_key(vector)}.jpg").read_bytes()
+                    data = path.read_bytes()
                 except OSError:
                     yield entry, None
+                    continue
+                yield entry, opened(data, "thumbnail", path)
 
     def gallery(self, database):
         return Gallery(np.array(database.row_names, dtype=object), database.embeddings, database.model)
@@ -114,7 +124,8 @@ class FolderStore(Store):
         database.path.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         np.savez(buffer, embeddings=np.ascontiguousarray(database.embeddings, np.float32))
-        data = buffer.getvalue()
+        encrypted = bool(database.encryption)
+        data = sealed_if(encrypted, buffer.getvalue(), "embeddings")
         digest = hashlib.sha256(data).hexdigest()
         vectors_name = f"vectors-{digest[:16]}.npz"
         vectors_path = database.path / vectors_name
@@ -129,6 +140,7 @@ class FolderStore(Store):
             "entries": [asdict(entry) for entry in database.entries],
             "liveness_profiles": profile_records(database.liveness_profiles),
             "retention": database.retention.to_record(),
+            "encryption": database.encryption,
         }
         text = json.dumps(index, indent=1, ensure_ascii=False) + "\n"
         thumbnails = database.path / THUMBNAILS
@@ -138,8 +150,10 @@ class FolderStore(Store):
                 thumbnails.mkdir()
             for key, jpeg in database.new_thumbnails.items():
                 if not (thumbnails / f"{key}.jpg").exists():
-                    write_atomically(thumbnails / f"{key}.jpg", jpeg)
+                    write_atomically(thumbnails / f"{key}.jpg", sealed_if(encrypted, jpeg, "thumbnail"))
                     written.append(thumbnails / f"{key}.jpg")
+            if database.resealing:  # each file replaced whole: old or new, and both open while the key file has both
+                _reseal_thumbnails(thumbnails, database.embeddings)
             if not already_there:
                 write_atomically(vectors_path, data)
             write_atomically(database.path / INDEX_NAME, text.encode("utf-8"))
@@ -153,7 +167,7 @@ class FolderStore(Store):
         for stale in itertools.chain(database.path.glob("vectors-*.npz"), database.path.glob(".*.tmp")):
             if stale.name != vectors_name:  # superseded vectors, and leftovers of a writer that was killed
                 stale.unlink(missing_ok=True)
-        database.new_thumbnails = {}
+        database.new_thumbnails, database.resealing = {}, False
         if thumbnails.is_dir():  # the faces of people removed go with them
             kept = {f"{thumbnail_key(vector)}.jpg" for vector in database.embeddings}
             for path in thumbnails.iterdir():
@@ -162,6 +176,15 @@ class FolderStore(Store):
 
 
 STORES[FolderStore.kind] = FolderStore()
+
+
+def _reseal_thumbnails(folder, embeddings):
+    """Seal every kept thumbnail again under the key file's current key."""
+    current = load_keyring().current
+    for key in {thumbnail_key(vector) for vector in embeddings}:
+        path = folder / f"{key}.jpg"
+        if path.exists() and sealed_with(data := path.read_bytes()) != current:
+            write_atomically(path, seal(opened(data, "thumbnail", path), "thumbnail"))
 
 
 def _read_index(index_file):
@@ -191,11 +214,16 @@ def _from_index(path, index):
         raise DatabaseError(f"{where}: damaged database index (missing or malformed {exc})") from None
     if not isinstance(vectors_file, str) or Path(vectors_file).name != vectors_file:
         raise DatabaseError(f"{where}: invalid vectors file name {vectors_file!r}")
+    encryption = index.get("encryption")
+    if encryption is not None and not (isinstance(encryption, dict) and isinstance(encryption.get("key"), str)):
+        raise DatabaseError(f"{where}: damaged database index (encryption {encryption!r})")
+    check_key(encryption, path)
     embeddings = _read_vectors(path / vectors_file, vectors_sha)
     from ..retention import Retention
 
     database = Database(path, *validated(where, index, embeddings), validated_profiles(where, index))
     database.retention = Retention.from_record(index.get("retention", {}), where)
+    database.encryption = encryption
     return database
 
 
@@ -203,6 +231,7 @@ def _read_vectors(vectors_path, expected_sha):
     data = vectors_path.read_bytes()  # FileNotFoundError is retried by Database.load
     if hashlib.sha256(data).hexdigest() != expected_sha:
         raise DatabaseError(f"{vectors_path}: damaged vectors file (sha256 does not match the index)")
+    data = opened(data, "embeddings", vectors_path)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             embeddings = archive["embeddings"]

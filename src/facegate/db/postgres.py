@@ -20,10 +20,14 @@ import numpy as np
 
 from ..errors import DatabaseError, UnknownIdentityError
 from ..networks.models import MODELS
-from .base import STORES, Database, Store, check_name, validated, validated_profiles
+from .base import STORES, Database, Store, check_name, validated
 from .connection import LOCK_KEY, connected, reading
 from .location import PgLocation
+from .pgsettings import read_profiles, read_retention, read_setting, write_profiles, write_setting
 from .search import ServerGallery, hnsw_size, set_hnsw
+from .gallery import Gallery
+from .pgsealed import compact, has_sealed_column, make_sealed_columns, reseal_rows, sealed_vector, vector_of
+from ..sealing import check_key, opened, sealed_if
 from ..audit.table import append_in
 
 
@@ -47,7 +51,13 @@ class PostgresStore(Store):
         return version(location)
 
     def gallery(self, database):
+        if database.encryption:  # the server cannot compare sealed rows: they are opened and searched here
+            return Gallery(np.array(database.row_names, dtype=object), database.embeddings, database.model)
         return ServerGallery(database.path, database.model)
+
+    def encryption(self, location):
+        with reading(location) as connection:
+            return read_setting(connection, "encryption")
 
     def thumbnail(self, database, name):
         def read(connection):
@@ -55,7 +65,7 @@ class PostgresStore(Store):
                 return None
             row = connection.execute("SELECT thumbnail FROM facegate_embeddings WHERE name = %s AND thumbnail IS "
                                      "NOT NULL ORDER BY id LIMIT 1", (name,)).fetchone()
-            return bytes(row[0]) if row else None
+            return opened(bytes(row[0]), "thumbnail", database.path) if row else None
 
         return database._query(read, kept=True)  # the console asks for one picture per person it shows
 
@@ -67,9 +77,16 @@ class PostgresStore(Store):
 
         from .base import Entry
 
-        return [(Entry(*row[:3]), None if row[3] is None else bytes(row[3])) for row in database._query(read)]
+        return [(Entry(*row[:3]), None if row[3] is None else opened(bytes(row[3]), "thumbnail", database.path))
+                for row in database._query(read)]
+
+    def compact(self, location):
+        compact(location)
 
     def search_index(self, location, kind=None):
+        if kind == "hnsw" and self.encryption(location):
+            raise DatabaseError(f"{location}: the embeddings are encrypted, so the server cannot index them; "
+                                "identify opens them and searches in memory (docs/performance.md)")
         if kind is not None:
             set_hnsw(location, kind == "hnsw")
         with connected(location) as connection:
@@ -85,8 +102,7 @@ def load(location, rows=False):
     with connected(location) as connection:
         if rows:
             return _read(connection, PgLocation(location))
-        model, threshold = connection.execute("SELECT model, threshold FROM facegate_meta WHERE id = 1").fetchone()
-        return PostgresDatabase(location, model, threshold)
+        return _opened(connection, PgLocation(location))
 
 
 def version(location):
@@ -103,14 +119,24 @@ def transaction(location):
     location = PgLocation(location)
     with connected(location) as connection:
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-        model, threshold = connection.execute("SELECT model, threshold FROM facegate_meta WHERE id = 1").fetchone()
-        database = PostgresDatabase(location, model, threshold)
+        database = _opened(connection, location)
         database._connection = connection
         try:
             yield database
             database.commit(connection)
         finally:
             database._connection = None
+
+
+def _opened(connection, location):
+    """The PostgresDatabase at `location` (rows not read yet); fails closed when it is encrypted and the key file
+    does not hold its key."""
+    model, threshold = connection.execute("SELECT model, threshold FROM facegate_meta WHERE id = 1").fetchone()
+    database = PostgresDatabase(location, model, threshold)
+    database.encryption = read_setting(connection, "encryption")
+    database._encryption_changed = False
+    check_key(database.encryption, location)
+    return database
 
 
 class PostgresDatabase(Database):
@@ -129,11 +155,20 @@ class PostgresDatabase(Database):
         self._profiles = None  # {name: Profile}, read when first asked for, with the changes applied
         self._profile_changes = []  # (name, Profile or None: removed), not yet committed
         self._retention, self._retention_changed = None, False  # read when first asked for
+        self._encryption, self._encryption_changed, self.resealing = None, False, False
+
+    @property
+    def encryption(self):
+        return self._encryption
+
+    @encryption.setter
+    def encryption(self, value):
+        self._encryption, self._encryption_changed = value, True
 
     @property
     def retention(self):
         if self._retention is None:
-            self._retention = self._query(lambda connection: _read_retention(connection, self.path), kept=True)
+            self._retention = self._query(lambda connection: read_retention(connection, self.path), kept=True)
         return self._retention
 
     @retention.setter
@@ -143,7 +178,7 @@ class PostgresDatabase(Database):
     @property
     def liveness_profiles(self):
         if self._profiles is None:
-            self._profiles = self._query(lambda connection: _read_profiles(connection, self.path), kept=True)
+            self._profiles = self._query(lambda connection: read_profiles(connection, self.path), kept=True)
         return dict(self._profiles)
 
     @liveness_profiles.setter
@@ -254,24 +289,31 @@ class PostgresDatabase(Database):
         size = MODELS[self.model].embedding_size if self.model else None
         connection.execute("UPDATE facegate_meta SET model = %s, embedding_size = %s, threshold = %s, "
                            "version = version + 1 WHERE id = 1", (self.model, size, self.threshold))
+        if self._encryption_changed and self._encryption:
+            make_sealed_columns(connection)
+            write_setting(connection, "encryption", self._encryption)
         changes = [("clear",), ("add", *self._rows)] if self._rewrite else self._changes
         for change in changes:
-            _write_change(connection, change)
+            _write_change(connection, change, bool(self._encryption))
+        if self.resealing:
+            reseal_rows(connection, self.path)
         if self._profile_changes:
-            _write_profiles(connection, self._profile_changes)
+            write_profiles(connection, self._profile_changes)
         if self._retention_changed:
-            _write_setting(connection, "retention", self._retention.to_record())
+            write_setting(connection, "retention", self._retention.to_record())
             self._retention_changed = False
         append_in(connection, self.actions)  # the audit record, in the same SQL transaction as the change
         self._changes, self._rewrite, self._profile_changes, self.actions = [], False, [], []
+        self._encryption_changed = self.resealing = False
 
 
 def _read(connection, location):
     """Every row of the database, validated as a folder's are, as a PostgresDatabase."""
     model, size, threshold = connection.execute(
         "SELECT model, embedding_size, threshold FROM facegate_meta WHERE id = 1").fetchone()
-    rows = connection.execute(
-        "SELECT name, source, enrolled_at, embedding::real[] FROM facegate_embeddings ORDER BY id").fetchall()
+    sealed = "sealed" if has_sealed_column(connection) else "NULL::bytea"
+    rows = [(*row[:3], vector_of(row[3], row[4], location)) for row in connection.execute(
+        f"SELECT name, source, enrolled_at, embedding::real[], {sealed} FROM facegate_embeddings ORDER BY id")]
     record = {"model": model, "embedding_size": size, "threshold": threshold,
               "entries": [{"name": name, "source": source, "enrolled_at": at} for name, source, at, _ in rows]}
     sizes = {len(row[3]) for row in rows}
@@ -279,7 +321,10 @@ def _read(connection, location):
         raise DatabaseError(f"{location}: embeddings of size {', '.join(map(str, sorted(sizes)))} in "
                             f"facegate_embeddings, where facegate_meta says {size}")
     embeddings = np.array([row[3] for row in rows], np.float32).reshape(len(rows), size or 0)
-    return PostgresDatabase(location, *validated(location, record, embeddings))
+    database = PostgresDatabase(location, *validated(location, record, embeddings))
+    database.encryption = read_setting(connection, "encryption")
+    database._encryption_changed = False
+    return database
 
 
 def _rows_after(rows, change):
@@ -314,7 +359,7 @@ def _count_after(counts, change):
         counts[arguments[1]] = counts.pop(arguments[0])
 
 
-def _write_change(connection, change):
+def _write_change(connection, change, encrypted=False):
     kind, *arguments = change
     if kind == "clear":
         connection.execute("DELETE FROM facegate_embeddings")
@@ -325,13 +370,16 @@ def _write_change(connection, change):
     else:
         entries, vectors, *rest = arguments
         thumbnails = rest[0] if rest else [None] * len(entries)
-        columns, with_thumbnails = "name, source, enrolled_at, embedding", any(thumbnails)
+        columns = "name, source, enrolled_at, " + ("sealed" if encrypted else "embedding")
+        with_thumbnails = any(thumbnails)
         if with_thumbnails:
             _add_thumbnail_column(connection)
             columns += ", thumbnail"
         with connection.cursor().copy(f"COPY facegate_embeddings ({columns}) FROM STDIN") as copy:
             for entry, vector, thumbnail in zip(entries, vectors, thumbnails):
-                row = (entry.name, entry.source, entry.enrolled_at, "[" + ",".join(map(repr, vector.tolist())) + "]")
+                value = sealed_vector(vector) if encrypted else "[" + ",".join(map(repr, vector.tolist())) + "]"
+                row = (entry.name, entry.source, entry.enrolled_at, value)
+                thumbnail = sealed_if(encrypted and thumbnail, thumbnail, "thumbnail")
                 copy.write_row(row + (thumbnail,) if with_thumbnails else row)
 
 
@@ -346,48 +394,3 @@ def _add_thumbnail_column(connection):
     writers' advisory lock, which the commit holds)."""
     if not _has_thumbnails(connection):
         connection.execute("ALTER TABLE facegate_embeddings ADD COLUMN IF NOT EXISTS thumbnail bytea")
-
-
-SETTINGS_TABLE = "CREATE TABLE IF NOT EXISTS facegate_settings (name text PRIMARY KEY, value jsonb NOT NULL)"
-"""The database's settings (retention), one row each; made on first use."""
-
-
-def _read_retention(connection, location):
-    from ..retention import Retention
-
-    if not connection.execute("SELECT to_regclass('facegate_settings') IS NOT NULL").fetchone()[0]:
-        return Retention()
-    row = connection.execute("SELECT value FROM facegate_settings WHERE name = 'retention'").fetchone()
-    return Retention.from_record(row[0] if row else {}, location)
-
-
-def _write_setting(connection, name, value):
-    from psycopg.types.json import Jsonb
-
-    connection.execute(SETTINGS_TABLE)
-    connection.execute("INSERT INTO facegate_settings (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
-                       "SET value = EXCLUDED.value", (name, Jsonb(value)))
-
-
-PROFILES_TABLE = "CREATE TABLE IF NOT EXISTS facegate_liveness_profiles (name text PRIMARY KEY, profile jsonb NOT NULL)"
-
-
-def _read_profiles(connection, location):
-    """{name: Profile} of the database's liveness profiles, validated as a folder's are."""
-    if not connection.execute("SELECT to_regclass('facegate_liveness_profiles') IS NOT NULL").fetchone()[0]:
-        return {}
-    rows = connection.execute("SELECT name, profile FROM facegate_liveness_profiles ORDER BY name").fetchall()
-    return validated_profiles(location, {"liveness_profiles": dict(rows)})
-
-
-def _write_profiles(connection, changes):
-    """Keep or remove liveness profiles (under the writers' advisory lock, which the commit holds)."""
-    from psycopg.types.json import Jsonb
-
-    connection.execute(PROFILES_TABLE)
-    for name, profile in changes:
-        if profile is None:
-            connection.execute("DELETE FROM facegate_liveness_profiles WHERE name = %s", (name,))
-        else:
-            connection.execute("INSERT INTO facegate_liveness_profiles (name, profile) VALUES (%s, %s) ON CONFLICT "
-                               "(name) DO UPDATE SET profile = EXCLUDED.profile", (name, Jsonb(profile.to_record())))

@@ -1,4 +1,5 @@
 """Pictures a person looks at afterwards: a frame or photo with each face boxed and labelled."""
+import io
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -36,12 +37,18 @@ def annotated(image, faces):
     return picture
 
 
-def save_annotated(image, faces, path):
-    """Write the annotated picture to `path` (JPEG, or by its suffix); one clear error when it cannot."""
+def save_annotated(image, faces, path, seal=None):
+    """Write the annotated picture to `path` (JPEG, or by its suffix; sealed by `seal(bytes)` when given, as
+    watch's snapshots of an encrypted database are); one clear error when it cannot."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        annotated(image, faces).save(path, quality=90)
+        if seal is None:
+            annotated(image, faces).save(path, quality=90)
+        else:
+            buffer = io.BytesIO()
+            annotated(image, faces).save(buffer, "JPEG", quality=90)
+            path.write_bytes(seal(buffer.getvalue()))
     except (OSError, ValueError) as exc:
         raise FacegateError(f"{path}: cannot write the annotated picture ({getattr(exc, 'strerror', None) or exc})")
     return path

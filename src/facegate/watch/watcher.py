@@ -10,6 +10,8 @@ from pathlib import Path
 
 from ..faces.annotate import label_for, save_annotated
 from ..errors import DatabaseError, FacegateError, UnknownIdentityError, printable
+from ..db.base import encryption_of
+from ..sealing import seal
 from .cameras import slug
 from .credentials import shown_source
 from .events import event_record
@@ -257,7 +259,9 @@ class Watcher:
                                                state), state))
         stamp = record["wall_time"][:19].replace(":", "")
         name = f"{slug(self.camera)}-{stamp}-t{record['time']:09.3f}-track{record['track']}-{record['event']}.jpg"
-        return save_annotated(frame.image, faces, self.snapshots / name)
+        encrypted = encryption_of(self.live.db_path)
+        return save_annotated(frame.image, faces, self.snapshots / name,
+                              (lambda data: seal(data, "snapshot")) if encrypted else None)
 
 
 def run_cameras(cameras):
