@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from facegate.sealing import sealed_with
 
 from conftest import DATA, IMAGES, one_error_line, run_facegate
 from test_postgres import pg, server  # noqa: F401 - fixtures
-from test_service import call, start_service, stop_service
+from test_service import ADMIN_TOKEN, call, start_service, stop_service
 from watching import CLIP
 
 ALEX = DATA / "video" / "alex-lacamoire.png"
@@ -97,7 +98,7 @@ def test_a_folder_database_its_crops_and_snapshots_encrypted(video_db, tmp_path,
     assert_no_file_readable(every_file(db, tmp_path / "db.log", snapshots), embeddings)
     exported = run_facegate("--db", db, "subject", "lin", "--export", out)
     assert exported.returncode == 0, exported.stderr
-    for picture in [*(out / "faces").glob("*.jpg"), *(out / "snapshots").glob("*.jpg"), *(out / "enrollment").glob("*")]:
+    for picture in [*(out / "faces").glob("*"), *(out / "snapshots").glob("*"), *(out / "enrollment").glob("*")]:
         Image.open(picture).load()  # the person's copy is theirs to read
     assert all(Image.open(io.BytesIO(log_of(db).face(key))).size for key in face_keys(db))
     assert run_facegate("--db", db, "export", tmp_path / "backup.fgx").returncode == 0
@@ -169,7 +170,8 @@ def test_exports_sealed_with_the_key_or_a_passphrase(photo_db, tmp_path, key_fil
     shutil.copytree(photo_db, db)
     embeddings = Database.load(db).embeddings
     passphrase = {"FACEGATE_PASSPHRASE": "correct horse battery"}
-    assert run_facegate("--db", db, "export", "--passphrase", tmp_path / "p.fgx", environment=passphrase).returncode == 0
+    exported = run_facegate("--db", db, "export", "--passphrase", tmp_path / "p.fgx", environment=passphrase)
+    assert exported.returncode == 0, exported.stderr
     assert run_facegate("--db", db, "key", "init").returncode == 0
     assert run_facegate("--db", db, "export", tmp_path / "k.fgx").returncode == 0
     for export in ("p.fgx", "k.fgx"):
@@ -186,6 +188,13 @@ def test_exports_sealed_with_the_key_or_a_passphrase(photo_db, tmp_path, key_fil
     damaged[-10] ^= 1
     (tmp_path / "d.fgx").write_bytes(bytes(damaged))
     one_error_line(run_facegate("--db", tmp_path / "c", "import", tmp_path / "d.fgx"), "damaged export")
+
+
+def picture(url):
+    """The size of the JPEG the console answers `url` with (as its admin)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return Image.open(io.BytesIO(answer.read())).size
 
 
 def _relation_files(url):
@@ -230,15 +239,18 @@ def test_a_postgresql_database_encrypted_rows_and_files(pg, tmp_path, key_file):
     assert run_facegate("--db", pg, "verify", IMAGES / "kian.jpg", "andrew").returncode == 1
     one_error_line(run_facegate("--db", pg, "index", "hnsw"), "encrypted", "in memory")
     assert run_facegate("--db", pg, "enroll", "andrew", IMAGES / "andrew.jpg").returncode == 0
-    base, process = start_service(pg, global_options=("--log-faces",))
+    (tmp_path / "admin").write_text(ADMIN_TOKEN + "\n")
+    base, process = start_service(pg, "--admin-token-file", tmp_path / "admin", global_options=("--log-faces",))
+    store = log_of(pg)
     try:
         status, answer = call(base + "/identify", (IMAGES / "kian.jpg").read_bytes())
+        keys = [store.face_key(record) for record in store.newest(0, 10)[0] if store.face_key(record)]
+        pictures = [picture(base + "/console/thumbnail?name=kian")] + [picture(f"{base}/console/face?key={key}")
+                                                                        for key in keys]
     finally:
-        stop_service(process)
+        stop_service(process, ADMIN_TOKEN)
     assert status == 200 and answer["faces"][0]["identity"] == "kian", answer
-    store = log_of(pg)
-    crops = [store.face(store.face_key(record)) for record in store.newest(0, 10)[0] if store.face_key(record)]
-    assert len(crops) == 3 and all(Image.open(io.BytesIO(crop)).size for crop in crops)
+    assert len(keys) == 3 and all(size[0] > 20 for size in pictures)  # the console shows them opened
     one_error_line(run_facegate("--db", pg, "identify", IMAGES / "kian.jpg",
                                 environment={"FACEGATE_KEY_FILE": str(tmp_path / "none.json")}), "encrypted",
                    "no key file")
@@ -248,7 +260,8 @@ def test_a_postgresql_database_encrypted_rows_and_files(pg, tmp_path, key_file):
     new = json.loads(key_file.read_text())["current"]
     with psycopg.connect(pg) as connection:
         blobs = [blob for row in connection.execute("SELECT sealed, thumbnail FROM facegate_embeddings")
-                 for blob in row] + [f for (f,) in connection.execute("SELECT face FROM facegate_access_log WHERE face IS NOT NULL")]
+                 for blob in row]
+        blobs += [f for (f,) in connection.execute("SELECT face FROM facegate_access_log WHERE face IS NOT NULL")]
     assert len(blobs) == 9 and {sealed_with(blob) for blob in blobs} == {new}
     assert run_facegate("--db", pg, "verify", IMAGES / "kian.jpg", "kian").returncode == 0
     assert_no_file_readable(_relation_files(pg), embeddings)

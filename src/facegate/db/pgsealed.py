@@ -58,7 +58,8 @@ def reseal_rows(connection, where):
 
 def compact(location):
     """VACUUM FULL the tables holding faces: the plain versions of rows just sealed stay in the table's files
-    until it is rewritten. (The server's write-ahead log keeps them until it is recycled: see docs/security.md.)"""
+    until it is rewritten. (The server's write-ahead log keeps them until it is recycled: README, "Encryption at
+    rest".)"""
     import psycopg
 
     from .connection import _reason
