@@ -48,8 +48,12 @@ def site_db(tmp_path_factory):
     db = folder / "db"
     assert run_facegate("--db", db, "enroll", VISITOR, DEVEL / "enroll" / f"{VISITOR}.jpg").returncode == 0
     recordings = site_recordings(folder / "recordings", DEVEL / "labels.csv", SITE_PEOPLE)
+    broken = next((recordings / "live").iterdir()) / "broken.jpg"
+    broken.write_bytes(b"half a picture")  # a file the camera's export cut short: skipped, said, not fatal
     calibrated = run_facegate("--db", db, "liveness", "calibrate", "--camera", "door", recordings)
     assert calibrated.returncode == 0, calibrated.stderr
+    assert [line for line in calibrated.stderr.splitlines() if "skipped" in line] == [
+        f"facegate: skipped: {broken}: not an image, or an unsupported image format"], calibrated.stderr
     lines = calibrated.stdout.splitlines()
     assert lines[0] == "frames with a face: 320 live, 320 print, 320 screen-photo, 320 screen-video; 4 people"
     assert "door: liveness profile saved" in lines[-1]
@@ -151,6 +155,8 @@ def test_recordings_a_profile_cannot_be_made_of_fail_in_one_line(tmp_path):
                    "1 live and 1 attack frames", "20 of each")
     one_error_line(run_facegate("--db", tmp_path / "db", "liveness", "calibrate", "--camera", "bad name", few),
                    "invalid liveness profile name")
+    one_error_line(run_facegate("--db", tmp_path / "db", "liveness", "calibrate", "--camera", "door",
+                                tmp_path / "nowhere"), "nowhere", "no such folder")
     assert not (tmp_path / "db").exists()
 
 

@@ -1,7 +1,8 @@
 """key: encryption at rest (facegate.sealing): encrypt a database and its faces, change its key, say how it stands."""
 import click
 
-from ..db import Database, database_location
+from ..db import database_location
+from ..db.base import encryption_of
 from ..sealing import key_file, load_keyring
 from ..sealing.rotation import init_key, rotate_key
 from .app import cli
@@ -21,7 +22,7 @@ def key(ctx):
     if ctx.invoked_subcommand is not None:
         return
     location = database_location(ctx.obj.db_path)
-    encryption = Database.load(location).encryption
+    encryption = encryption_of(location)  # said without the key, which it does not need
     path = key_file()
     if encryption:
         say(f"{location}: encrypted with key {encryption['key']} since {encryption['since']}")
@@ -54,7 +55,7 @@ def key_init(settings, snapshot_folders):
 def key_rotate(settings, snapshot_folders):
     """Seal everything again under a new key, then drop the old key from the key file. Interrupted, the database
     stays readable with the key file as it is; run it again to finish. Copy the new key file to every machine
-    that uses the database."""
+    that uses the database (one key file per database: the old key is dropped from it)."""
     location = database_location(settings.db_path)
     sealed = rotate_key(location, snapshot_folders)
     say(f"{location}: now encrypted with key {sealed.key} (dropped {', '.join(sealed.dropped)}): "

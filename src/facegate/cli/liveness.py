@@ -84,15 +84,22 @@ def _fitted(settings, database, recordings, camera):
     from ..liveness import calibration, datasets
     from ..liveness.profiles import shipped_cue
 
+    if not recordings.is_dir():
+        raise FacegateError(f"{recordings}: no such folder" if not recordings.exists() else
+                            f"{recordings}: not a folder (a calibration reads DIR/live/ and DIR/attack/)")
     samples = datasets.site_samples(recordings)
     if not any(s.live for s in samples) or all(s.live for s in samples):
         raise FacegateError(f"{recordings}: a calibration needs pictures or clips under both live/ and attack/ "
                             f"({sum(s.live for s in samples)} live, {sum(not s.live for s in samples)} attack found)")
     model = settings.model(database)
+    unreadable = {}  # each said once, after the progress bar
     by_folder = all(s.person != str(s.path) for s in samples)
-    samples = samples if by_folder else datasets.grouped_by_face(samples, model)
+    samples = samples if by_folder else datasets.grouped_by_face(samples, model, on_unreadable=unreadable.setdefault)
     with Progress(len(samples), "reading faces") as progress:
-        rows = datasets.feature_rows(samples, model, on_frame=lambda done, total: progress.update(1))
+        rows = datasets.feature_rows(samples, model, on_frame=lambda done, total: progress.update(1),
+                                     on_unreadable=unreadable.setdefault)
+    for path, error in unreadable.items():
+        warn(f"skipped: {error}")
     return calibration.calibrate(rows, shipped_cue(), camera, "person" if by_folder else "face")
 
 

@@ -33,11 +33,12 @@ def sealed_vector(vector):
     return seal(np.asarray(vector, "<f4").tobytes(), "embedding")
 
 
-def vector_of(embedding, sealed, where):
-    """A row's embedding: its `embedding` column (plain), else its opened `sealed` one."""
+def vector_of(embedding, sealed, where, keyring=None):
+    """A row's embedding: its `embedding` column (plain), else its opened `sealed` one (with `keyring`, read once
+    for many rows, else the key file's)."""
     if sealed is None:
         return embedding
-    return np.frombuffer(opened(sealed, "embedding", where), "<f4")
+    return np.frombuffer(opened(sealed, "embedding", where, keyring), "<f4")
 
 
 def reseal_rows(connection, where):

@@ -27,7 +27,7 @@ from .pgsettings import read_profiles, read_retention, read_setting, write_profi
 from .search import ServerGallery, hnsw_size, set_hnsw
 from .gallery import Gallery
 from .pgsealed import compact, has_sealed_column, make_sealed_columns, reseal_rows, sealed_vector, vector_of
-from ..sealing import check_key, opened, sealed_if
+from ..sealing import check_key, load_keyring, opened, sealed_if
 from ..audit.table import append_in
 
 
@@ -312,8 +312,10 @@ def _read(connection, location):
     model, size, threshold = connection.execute(
         "SELECT model, embedding_size, threshold FROM facegate_meta WHERE id = 1").fetchone()
     sealed = "sealed" if has_sealed_column(connection) else "NULL::bytea"
-    rows = [(*row[:3], vector_of(row[3], row[4], location)) for row in connection.execute(
-        f"SELECT name, source, enrolled_at, embedding::real[], {sealed} FROM facegate_embeddings ORDER BY id")]
+    rows = connection.execute(f"SELECT name, source, enrolled_at, embedding::real[], {sealed} FROM "
+                              "facegate_embeddings ORDER BY id").fetchall()
+    keyring = load_keyring() if any(row[4] is not None for row in rows) else None
+    rows = [(*row[:3], vector_of(row[3], row[4], location, keyring)) for row in rows]
     record = {"model": model, "embedding_size": size, "threshold": threshold,
               "entries": [{"name": name, "source": source, "enrolled_at": at} for name, source, at, _ in rows]}
     sizes = {len(row[3]) for row in rows}

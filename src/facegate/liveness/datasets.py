@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import FacegateError
 from ..faces.imaging import is_image_name
 from .texture import COLOUR_FEATURES, GREY_FEATURES, is_grey
 
@@ -144,15 +145,27 @@ def concatenate(tables):
     return FeatureRows(*(np.concatenate([getattr(t, name) for t in tables]) for name in COLUMNS))
 
 
-def feature_rows(samples, model, qualities=(), on_frame=None):
+def readable_frames(path, on_unreadable=None):
+    """frames_of(path); for a file that cannot be read, [] after on_unreadable(path, error) (None: raise)."""
+    try:
+        return frames_of(path)
+    except FacegateError as exc:
+        if on_unreadable is None:
+            raise
+        on_unreadable(path, exc)
+        return []
+
+
+def feature_rows(samples, model, qualities=(), on_frame=None, on_unreadable=None):
     """FeatureRows of the main face of every frame of `samples` (frames without a face add none); with
     `qualities`, each face also after a JPEG round trip at each (the face found once, on the frame as recorded).
-    on_frame(done, total samples) is called after each sample."""
+    on_frame(done, total samples) is called after each sample; files that cannot be read are skipped after
+    on_unreadable(path, error) when it is given."""
     from .training import feature_rows as rows_of_face
 
     columns = {name: [] for name in COLUMNS}
     for done, sample in enumerate(samples, start=1):
-        for image in frames_of(sample.path):
+        for image in readable_frames(sample.path, on_unreadable):
             faces = model.detect(image)
             if not faces:
                 continue
@@ -176,7 +189,7 @@ def feature_rows(samples, model, qualities=(), on_frame=None):
                        np.asarray(columns["grey_frame"], bool))
 
 
-def grouped_by_face(samples, model, threshold=None):
+def grouped_by_face(samples, model, threshold=None, on_unreadable=None):
     """`samples` whose files say nobody's name (no person folder) given the person their face shows: the main
     face of each such file's first frame with one, embedded and clustered (clustering.chinese_whispers, at the
     decisions' threshold), so that cross-validation never fits on one person and measures on the same person. A
@@ -188,7 +201,7 @@ def grouped_by_face(samples, model, threshold=None):
     unnamed = [i for i, sample in enumerate(samples) if sample.person == str(sample.path)]
     embedded, faces = [], []
     for index in unnamed:
-        for image in frames_of(samples[index].path)[:5]:
+        for image in readable_frames(samples[index].path, on_unreadable)[:5]:
             found = model.detect(image)
             if found:
                 faces.append(model.embed([model.crop(image, found[0])])[0])

@@ -6,6 +6,7 @@ The header and the blob's purpose ("thumbnail", "face", "embeddings"...) are aut
 cannot be passed off as another kind, nor its key id changed. A blob that does not start with MAGIC is plain (written
 before the database was encrypted): `opened` gives it back as it is."""
 import base64
+import functools
 import os
 
 from ..errors import DamagedError, NoKeyError, WrongKeyError
@@ -27,14 +28,19 @@ def sealed_with(data):
     return bytes(data[len(MAGIC):len(MAGIC) + KEY_ID_BYTES]).hex() if is_sealed(data) else None
 
 
-def seal(data, purpose, keyring=None):
-    """`data` sealed with the keyring's current key (the key file's, when None)."""
+@functools.lru_cache(maxsize=16)
+def _cipher(key):
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+    return AESGCM(key)
+
+
+def seal(data, purpose, keyring=None):
+    """`data` sealed with the keyring's current key (the key file's, when None)."""
     keyring = keyring or load_keyring()
     ident, key = keyring.sealing_key()
     header = MAGIC + bytes.fromhex(ident) + os.urandom(NONCE_BYTES)
-    return header + AESGCM(key).encrypt(header[-NONCE_BYTES:], bytes(data), header + purpose.encode())
+    return header + _cipher(key).encrypt(header[-NONCE_BYTES:], bytes(data), header + purpose.encode())
 
 
 def opened(data, purpose, where, keyring=None):
@@ -42,7 +48,6 @@ def opened(data, purpose, where, keyring=None):
     if not is_sealed(data):
         return data
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     data = bytes(data)
     try:
@@ -56,7 +61,7 @@ def opened(data, purpose, where, keyring=None):
                             f"(it holds {', '.join(sorted(keyring.keys))}): the wrong key")
     header = data[:HEADER_BYTES]
     try:
-        return AESGCM(key).decrypt(header[-NONCE_BYTES:], data[HEADER_BYTES:], header + purpose.encode())
+        return _cipher(key).decrypt(header[-NONCE_BYTES:], data[HEADER_BYTES:], header + purpose.encode())
     except InvalidTag:
         raise DamagedError(f"{where}: damaged (encrypted with key {ident}, which is here, but it does not "
                            "authenticate: altered or truncated)") from None
