@@ -1,5 +1,6 @@
 """The access log of a PostgreSQL database: its table facegate_access_log (made with the database's schema,
-db/postgres.py), shared by every door; face crops as JPEG bytes in the row."""
+db/postgres.py), shared by every door; face crops as JPEG bytes in the row (sealed when the database is
+encrypted)."""
 import io
 from datetime import datetime
 
@@ -70,8 +71,9 @@ class TableLog(LogStore):
             return None
         with connected(self.location) as connection:
             row = connection.execute("SELECT face FROM facegate_access_log WHERE id = %s", (int(key),)).fetchone()
-        return opened(bytes(row[0]), "face", f"{self.location} access-log record {key}") if row and row[0] is not None \
-            else None
+        if row is None or row[0] is None:
+            return None
+        return opened(bytes(row[0]), "face", f"{self.location} access-log record {key}")
 
     def reseal(self):
         current = load_keyring().current

@@ -133,8 +133,7 @@ def _opened(connection, location):
     does not hold its key."""
     model, threshold = connection.execute("SELECT model, threshold FROM facegate_meta WHERE id = 1").fetchone()
     database = PostgresDatabase(location, model, threshold)
-    database.encryption = read_setting(connection, "encryption")
-    database._encryption_changed = False
+    database._encryption = read_setting(connection, "encryption")
     check_key(database.encryption, location)
     return database
 
@@ -324,8 +323,7 @@ def _read(connection, location):
                             f"facegate_embeddings, where facegate_meta says {size}")
     embeddings = np.array([row[3] for row in rows], np.float32).reshape(len(rows), size or 0)
     database = PostgresDatabase(location, *validated(location, record, embeddings))
-    database.encryption = read_setting(connection, "encryption")
-    database._encryption_changed = False
+    database._encryption = read_setting(connection, "encryption")
     return database
 
 
