@@ -133,7 +133,7 @@ def _opened(connection, location):
     does not hold its key."""
     model, threshold = connection.execute("SELECT model, threshold FROM facegate_meta WHERE id = 1").fetchone()
     database = PostgresDatabase(location, model, threshold)
-    database._encryption = read_setting(connection, "encryption")
+    database.encryption = read_setting(connection, "encryption")
     check_key(database.encryption, location)
     return database
 
@@ -154,15 +154,7 @@ class PostgresDatabase(Database):
         self._profiles = None  # {name: Profile}, read when first asked for, with the changes applied
         self._profile_changes = []  # (name, Profile or None: removed), not yet committed
         self._retention, self._retention_changed = None, False  # read when first asked for
-        self._encryption, self._encryption_changed, self.resealing = None, False, False
-
-    @property
-    def encryption(self):
-        return self._encryption
-
-    @encryption.setter
-    def encryption(self, value):
-        self._encryption, self._encryption_changed = value, True
+        self.encryption, self.resealing = None, False  # as Database's: read with the database, set by encrypt()
 
     @property
     def retention(self):
@@ -184,7 +176,8 @@ class PostgresDatabase(Database):
     def liveness_profiles(self, value):
         current = self.liveness_profiles
         self._profile_changes += [(name, None) for name in current.keys() - value.keys()]
-        self._profile_changes += [(name, profile) for name, profile in value.items() if current.get(name) is not profile]
+        self._profile_changes += [(name, profile) for name, profile in value.items()
+                                  if current.get(name) is not profile]
         self._profiles = dict(value)
 
     def _query(self, read, kept=False):
@@ -288,12 +281,12 @@ class PostgresDatabase(Database):
         size = MODELS[self.model].embedding_size if self.model else None
         connection.execute("UPDATE facegate_meta SET model = %s, embedding_size = %s, threshold = %s, "
                            "version = version + 1 WHERE id = 1", (self.model, size, self.threshold))
-        if self._encryption_changed and self._encryption:
+        if self.resealing:  # encrypt(): the encryption record is new
             make_sealed_columns(connection)
-            write_setting(connection, "encryption", self._encryption)
+            write_setting(connection, "encryption", self.encryption)
         changes = [("clear",), ("add", *self._rows)] if self._rewrite else self._changes
         for change in changes:
-            _write_change(connection, change, bool(self._encryption))
+            _write_change(connection, change, bool(self.encryption))
         if self.resealing:
             reseal_rows(connection, self.path)
         if self._profile_changes:
@@ -303,7 +296,7 @@ class PostgresDatabase(Database):
             self._retention_changed = False
         append_in(connection, self.actions)  # the audit record, in the same SQL transaction as the change
         self._changes, self._rewrite, self._profile_changes, self.actions = [], False, [], []
-        self._encryption_changed = self.resealing = False
+        self.resealing = False
 
 
 def _read(connection, location):
@@ -323,7 +316,7 @@ def _read(connection, location):
                             f"facegate_embeddings, where facegate_meta says {size}")
     embeddings = np.array([row[3] for row in rows], np.float32).reshape(len(rows), size or 0)
     database = PostgresDatabase(location, *validated(location, record, embeddings))
-    database._encryption = read_setting(connection, "encryption")
+    database.encryption = read_setting(connection, "encryption")
     return database
 
 
