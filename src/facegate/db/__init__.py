@@ -15,7 +15,8 @@ A new kind is a module with a Store subclass registered in base.STORES under its
     database.add / remove / rename / absorb / set_threshold / name_counts / people / gallery
 """
 from . import folder, postgres  # noqa: F401 - each registers its Store
-from .base import SCHEMA_VERSION, Database, Entry, change_stamp, check_name, check_threshold, store_of, transaction
+from .base import SCHEMA_VERSION, Database, change_stamp, store_of, transaction
+from .records import Entry, check_name, check_threshold
 from .export import export_database, read_export
 from .folder import INDEX_NAME, LOCK_NAME
 from .gallery import Gallery

@@ -13,7 +13,8 @@ from pathlib import Path
 from ..errors import DatabaseError, SealError, WrongKeyError
 from ..sealing import load_keyring, opened, passphrase_keyring, seal
 from ..files import vectors_from_text, vectors_to_text, write_atomically
-from .base import Database, profile_records, validated, validated_profiles
+from .base import Database
+from .records import profile_records, validated, validated_profiles
 from .folder import MAX_INDEX_BYTES
 
 EXPORT_FORMAT = "facegate-export"

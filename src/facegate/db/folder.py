@@ -25,8 +25,8 @@ import numpy as np
 from ..errors import DatabaseError
 from ..files import write_atomically
 from ..sealing import check_key, load_keyring, opened, seal, sealed_if, sealed_with
-from .base import (SCHEMA_VERSION, STORES, Database, Store, profile_records, thumbnail_key, validated,
-                   validated_profiles)
+from .base import SCHEMA_VERSION, STORES, Database, Store, thumbnail_key
+from .records import profile_records, validated, validated_profiles
 from .gallery import Gallery
 
 FORMAT = "facegate-db"

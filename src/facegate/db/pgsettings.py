@@ -1,7 +1,7 @@
 """The settings of a PostgreSQL database beside its rows (postgres.py): retention and encryption in
 facegate_settings, each camera's liveness profile in facegate_liveness_profiles; both tables made on first use, so
 that older databases need nothing."""
-from .base import validated_profiles
+from .records import validated_profiles
 
 SETTINGS_TABLE = "CREATE TABLE IF NOT EXISTS facegate_settings (name text PRIMARY KEY, value jsonb NOT NULL)"
 """The database's settings (retention), one row each; made on first use."""

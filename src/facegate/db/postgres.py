@@ -20,7 +20,8 @@ import numpy as np
 
 from ..errors import DatabaseError, UnknownIdentityError
 from ..networks.models import MODELS
-from .base import STORES, Database, Store, check_name, validated
+from .base import STORES, Database, Store
+from .records import check_name, validated
 from .connection import LOCK_KEY, connected, reading
 from .location import PgLocation
 from .pgsettings import read_profiles, read_retention, read_setting, write_profiles, write_setting
@@ -75,7 +76,7 @@ class PostgresStore(Store):
             return connection.execute(f"SELECT name, source, enrolled_at, {column} FROM facegate_embeddings WHERE "
                                       "name = %s ORDER BY id", (name,)).fetchall()
 
-        from .base import Entry
+        from .records import Entry
 
         return [(Entry(*row[:3]), None if row[3] is None else opened(bytes(row[3]), "thumbnail", database.path))
                 for row in database._query(read)]

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..errors import DatabaseError, UnknownIdentityError
 from ..networks.models import MODELS
-from .base import check_vectors
+from .records import check_vectors
 from .gallery import GalleryBase
 from .location import PgLocation
 from .connection import LOCK_KEY, connected, reading
